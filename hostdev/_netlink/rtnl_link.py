@@ -1,0 +1,211 @@
+"""Link messages (``RTM_*LINK``): request bodies and reply decoding. Pure.
+
+Requests mirror what iproute2 sends, so our bytes can be compared with ``ip``'s byte for byte:
+``ip link set`` is an ``RTM_NEWLINK`` without ``NLM_F_CREATE``, which the kernel treats as a
+set (``do_setlink``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hostdev._netlink.attrs import Buffer
+from hostdev._netlink.rtnl_tables import (
+    AF_UNSPEC,
+    IFF_UP,
+    IFINFOMSG,
+    IFLA,
+    RTEXT_FILTER_SKIP_STATS,
+    RTEXT_FILTER_VF,
+)
+from hostdev._netlink.wire import MessageHeader
+from hostdev.errors import DecodeError
+
+IFNAMSIZ = 16
+ALTIFNAMSIZ = 128
+IFALIASZ = 256
+
+# What ip(8) asks for on a get: VF info (cheap for non-PFs) and no statistics.
+GET_EXT_MASK = RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS
+
+_ADDRESS = IFLA["ADDRESS"]
+_IFNAME = IFLA["IFNAME"]
+_MTU = IFLA["MTU"]
+_MASTER = IFLA["MASTER"]
+_OPERSTATE = IFLA["OPERSTATE"]
+_LINKINFO = IFLA["LINKINFO"]
+_IFALIAS = IFLA["IFALIAS"]
+_PROP_LIST = IFLA["PROP_LIST"]
+_PERM_ADDRESS = IFLA["PERM_ADDRESS"]
+_PARENT_DEV_NAME = IFLA["PARENT_DEV_NAME"]
+_PARENT_DEV_BUS_NAME = IFLA["PARENT_DEV_BUS_NAME"]
+_NUM_VF = IFLA["NUM_VF"]
+_NETNS_IMMUTABLE = IFLA["NETNS_IMMUTABLE"]
+_ALT_IFNAME = IFLA["ALT_IFNAME"]
+
+LINK_ATTRS = frozenset(
+    {_ADDRESS, _IFNAME, _MTU, _MASTER, _OPERSTATE, _LINKINFO, _IFALIAS, _PROP_LIST, _PERM_ADDRESS,
+     _PARENT_DEV_NAME, _PARENT_DEV_BUS_NAME, _NUM_VF, _NETNS_IMMUTABLE}
+)  # fmt: skip
+
+
+def format_mac(raw: bytes) -> str:
+    return raw.hex(":")
+
+
+def parse_mac(text: str) -> bytes:
+    """``aa:bb:cc:dd:ee:ff`` (any case, ``:`` or ``-``) to bytes; ValueError otherwise."""
+    parts = text.replace("-", ":").split(":")
+    if len(parts) not in (6, 20) or any(len(p) != 2 for p in parts):
+        raise ValueError(f"not a MAC address: {text[:64]!r}")
+    try:
+        return bytes(int(p, 16) for p in parts)
+    except ValueError:
+        raise ValueError(f"not a MAC address: {text[:64]!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A network interface as the kernel reports it in one namespace."""
+
+    index: int
+    name: str
+    flags: int
+    arphrd: int
+    mac: str | None
+    mtu: int | None
+    alias: str | None
+    altnames: tuple[str, ...]
+    operstate: int | None
+    kind: str | None  # rtnl_link_ops kind ("veth", "macvlan", …); None for physical NICs
+    perm_mac: str | None
+    parent_dev_name: str | None  # e.g. the PCI address "0000:44:00.0"
+    parent_bus_name: str | None  # e.g. "pci"
+    master: int | None
+    num_vf: int | None
+    netns_immutable: bool | None
+
+    @property
+    def up(self) -> bool:
+        return bool(self.flags & IFF_UP)
+
+
+def decode_link(buf: Buffer, msg: MessageHeader) -> Link:
+    start = msg.payload
+    if msg.end - start < IFINFOMSG.size:
+        raise DecodeError(f"link message of {msg.length} bytes is shorter than ifinfomsg")
+    _family, arphrd, index, flags, _change = IFINFOMSG.unpack_from(buf, start)
+    attrs = IFLA.decode(buf, start + IFINFOMSG.size, msg.end, LINK_ATTRS)
+    name = attrs.get(_IFNAME)
+    if not isinstance(name, str):
+        raise DecodeError(f"link {index} without IFLA_IFNAME")
+    mac = attrs.get(_ADDRESS)
+    perm = attrs.get(_PERM_ADDRESS)
+    linkinfo = attrs.get(_LINKINFO)
+    kind = linkinfo.get(1) if isinstance(linkinfo, dict) else None
+    props = attrs.get(_PROP_LIST)
+    altnames: tuple[str, ...] = ()
+    if isinstance(props, dict) and _ALT_IFNAME in props:
+        # A nest of repeated ALT_IFNAME attributes: decode() keeps only the last, so re-walk it.
+        altnames = _altnames(buf, start + IFINFOMSG.size, msg.end)
+    immutable = attrs.get(_NETNS_IMMUTABLE)
+    return Link(
+        index=index,
+        name=name,
+        flags=flags,
+        arphrd=arphrd,
+        mac=format_mac(mac) if isinstance(mac, bytes) and mac else None,
+        mtu=_int_or_none(attrs.get(_MTU)),
+        alias=_str_or_none(attrs.get(_IFALIAS)),
+        altnames=altnames,
+        operstate=_int_or_none(attrs.get(_OPERSTATE)),
+        kind=kind if isinstance(kind, str) else None,
+        perm_mac=format_mac(perm) if isinstance(perm, bytes) and any(perm) else None,
+        parent_dev_name=_str_or_none(attrs.get(_PARENT_DEV_NAME)),
+        parent_bus_name=_str_or_none(attrs.get(_PARENT_DEV_BUS_NAME)),
+        master=_int_or_none(attrs.get(_MASTER)),
+        num_vf=_int_or_none(attrs.get(_NUM_VF)),
+        netns_immutable=None if immutable is None else bool(immutable),
+    )
+
+
+def _altnames(buf: Buffer, start: int, end: int) -> tuple[str, ...]:
+    from hostdev._netlink.wire import decode_string, iter_attrs
+
+    names: list[str] = []
+    for number, vstart, vend in iter_attrs(buf, start, end):
+        if number == _PROP_LIST:
+            for inner, istart, iend in iter_attrs(buf, vstart, vend):
+                if inner == _ALT_IFNAME:
+                    names.append(decode_string(buf, istart, iend))
+    return tuple(names)
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+# --- requests ---
+def ifinfomsg(index: int = 0, flags: int = 0, change: int = 0, family: int = AF_UNSPEC) -> bytes:
+    return IFINFOMSG.pack(family, 0, index, flags, change)
+
+
+def get_link_body(*, index: int = 0, name: str | None = None, altname: str | None = None) -> bytes:
+    """``ip link show``: by index (wins when > 0), else by name or alternative name."""
+    body = ifinfomsg(index) + IFLA.encode_one("EXT_MASK", GET_EXT_MASK)
+    if name is not None:
+        body += IFLA.encode_one("IFNAME", check_ifname(name))
+    elif altname is not None:
+        body += IFLA.encode_one("ALT_IFNAME", altname)
+    return body
+
+
+def dump_links_body() -> bytes:
+    return ifinfomsg() + IFLA.encode_one("EXT_MASK", GET_EXT_MASK)
+
+
+def set_link_body(
+    index: int,
+    *,
+    netns_fd: int | None = None,
+    netns_pid: int | None = None,
+    name: str | None = None,
+    mtu: int | None = None,
+    mac: str | None = None,
+    alias: str | None = None,
+    up: bool | None = None,
+) -> bytes:
+    """One ``do_setlink`` request. The kernel applies the netns move first, then the rest in the
+    target namespace, and a name given with a move is also the fallback on a name clash."""
+    flags = change = 0
+    if up is not None:
+        # ifi_change must name the bit: change == 0 means "all flags" to the kernel.
+        flags, change = (IFF_UP if up else 0), IFF_UP
+    pairs: list[tuple[str, object]] = []
+    if netns_fd is not None:
+        pairs.append(("NET_NS_FD", netns_fd))
+    if netns_pid is not None:
+        pairs.append(("NET_NS_PID", netns_pid))
+    if name is not None:
+        pairs.append(("IFNAME", check_ifname(name)))
+    if mtu is not None:
+        pairs.append(("MTU", mtu))
+    if mac is not None:
+        pairs.append(("ADDRESS", parse_mac(mac)))
+    if alias is not None:
+        if len(alias.encode()) >= IFALIASZ:
+            raise ValueError(f"alias longer than {IFALIASZ - 1} bytes")
+        pairs.append(("IFALIAS", alias))
+    return ifinfomsg(index, flags, change) + IFLA.encode(pairs)
+
+
+def check_ifname(name: str) -> str:
+    """The kernel's own rules (``dev_valid_name``), checked before a request leaves."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if not raw or len(raw) >= IFNAMSIZ or name in (".", "..") or any(c in name for c in "/: \t\n\0"):
+        raise ValueError(f"invalid interface name {name[:32]!r}")
+    return name

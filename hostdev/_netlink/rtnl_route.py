@@ -1,0 +1,154 @@
+"""Route messages (``RTM_*ROUTE``): request bodies and reply decoding. Pure.
+
+Only single-nexthop routes are modelled; a multipath route is decoded with ``multipath=True``
+so callers can tell it was there and what they are not restoring.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from hostdev._netlink.attrs import Buffer
+from hostdev._netlink.rtnl_tables import (
+    AF_INET,
+    RT_SCOPE_UNIVERSE,
+    RT_TABLE_MAIN,
+    RT_TABLE_UNSPEC,
+    RTA,
+    RTAX,
+    RTMSG,
+    RTN_UNICAST,
+    RTPROT_BOOT,
+)
+from hostdev._netlink.wire import MessageHeader
+from hostdev.errors import DecodeError
+
+_DST = RTA["DST"]
+_SRC = RTA["SRC"]
+_OIF = RTA["OIF"]
+_GATEWAY = RTA["GATEWAY"]
+_PRIORITY = RTA["PRIORITY"]
+_PREFSRC = RTA["PREFSRC"]
+_METRICS = RTA["METRICS"]
+_MULTIPATH = RTA["MULTIPATH"]
+_TABLE = RTA["TABLE"]
+_PREF = RTA["PREF"]
+ROUTE_ATTRS = frozenset({_DST, _SRC, _OIF, _GATEWAY, _PRIORITY, _PREFSRC, _METRICS, _MULTIPATH, _TABLE, _PREF})
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    family: int
+    dst: str | None  # None = default route
+    dst_len: int
+    gateway: str | None = None
+    oif: int | None = None
+    table: int = RT_TABLE_MAIN
+    priority: int | None = None  # metric
+    protocol: int = RTPROT_BOOT
+    scope: int = RT_SCOPE_UNIVERSE
+    type: int = RTN_UNICAST
+    flags: int = 0  # rtm_flags (RTNH_F_ONLINK, …)
+    prefsrc: str | None = None
+    src: str | None = None
+    src_len: int = 0
+    tos: int = 0
+    pref: int | None = None  # IPv6 router preference
+    metrics: tuple[tuple[int, int], ...] = ()  # (RTAX_*, value), e.g. per-route MTU
+    multipath: bool = False
+
+    @property
+    def destination(self) -> str:
+        return "default" if self.dst is None else f"{self.dst}/{self.dst_len}"
+
+
+def decode_route(buf: Buffer, msg: MessageHeader) -> Route:
+    start = msg.payload
+    if msg.end - start < RTMSG.size:
+        raise DecodeError(f"route message of {msg.length} bytes is shorter than rtmsg")
+    family, dst_len, src_len, tos, table8, protocol, scope, rtype, flags = RTMSG.unpack_from(buf, start)
+    attrs = RTA.decode(buf, start + RTMSG.size, msg.end, ROUTE_ATTRS)
+    table = attrs.get(_TABLE, table8)
+    metrics_raw = attrs.get(_METRICS)
+    metrics: tuple[tuple[int, int], ...] = ()
+    if isinstance(metrics_raw, dict):
+        metrics = tuple(sorted((k, v) for k, v in metrics_raw.items() if isinstance(v, int)))
+    priority = attrs.get(_PRIORITY)
+    oif = attrs.get(_OIF)
+    pref = attrs.get(_PREF)
+    return Route(
+        family=family,
+        dst=_text(family, attrs.get(_DST)),
+        dst_len=dst_len,
+        gateway=_text(family, attrs.get(_GATEWAY)),
+        oif=oif if isinstance(oif, int) else None,
+        table=table if isinstance(table, int) else table8,
+        priority=priority if isinstance(priority, int) else None,
+        protocol=protocol,
+        scope=scope,
+        type=rtype,
+        flags=flags,
+        prefsrc=_text(family, attrs.get(_PREFSRC)),
+        src=_text(family, attrs.get(_SRC)),
+        src_len=src_len,
+        tos=tos,
+        pref=pref if isinstance(pref, int) else None,
+        metrics=metrics,
+        multipath=_MULTIPATH in attrs,
+    )
+
+
+def _text(family: int, raw: object) -> str | None:
+    if not isinstance(raw, bytes):
+        return None
+    if len(raw) != (4 if family == AF_INET else 16):
+        raise DecodeError(f"route address of {len(raw)} bytes for family {family}")
+    return socket.inet_ntop(family, raw)
+
+
+def _pton(family: int, text: str) -> bytes:
+    try:
+        return socket.inet_pton(family, text)
+    except OSError:
+        raise ValueError(f"not an address of family {family}: {text[:64]!r}") from None
+
+
+# --- requests ---
+def dump_routes_body(family: int, oif: int | None = None, table: int | None = None) -> bytes:
+    """A dump of every table, filtered in the kernel by output interface (strict checking)."""
+    rt_table = RT_TABLE_UNSPEC if table is None or table > 255 else table
+    pairs: list[tuple[str, object]] = []
+    if table is not None:
+        pairs.append(("TABLE", table))
+    if oif is not None:
+        pairs.append(("OIF", oif))
+    return RTMSG.pack(family, 0, 0, 0, rt_table, 0, 0, 0, 0) + RTA.encode(pairs)
+
+
+def route_body(route: Route, oif: int, *, for_delete: bool = False) -> bytes:
+    """``ip route add|del``: rtmsg + DST, GATEWAY, OIF, PRIORITY, PREFSRC, TABLE, METRICS, PREF."""
+    family = route.family
+    rt_table = route.table if route.table < 256 else RT_TABLE_UNSPEC
+    header = RTMSG.pack(
+        family, route.dst_len, route.src_len, route.tos, rt_table, route.protocol,
+        route.scope, route.type, route.flags & 0xFF,
+    )  # fmt: skip
+    pairs: list[tuple[str, object]] = []
+    if route.dst is not None:
+        pairs.append(("DST", _pton(family, route.dst)))
+    if route.src is not None:
+        pairs.append(("SRC", _pton(family, route.src)))
+    if route.gateway is not None:
+        pairs.append(("GATEWAY", _pton(family, route.gateway)))
+    pairs.append(("OIF", oif))
+    if route.priority is not None:
+        pairs.append(("PRIORITY", route.priority))
+    if route.prefsrc is not None and not for_delete:
+        pairs.append(("PREFSRC", _pton(family, route.prefsrc)))
+    pairs.append(("TABLE", route.table))
+    if route.metrics and not for_delete:
+        pairs.append(("METRICS", RTAX.encode([(RTAX.by_number[k].name, v) for k, v in route.metrics])))
+    if route.pref is not None and not for_delete:
+        pairs.append(("PREF", route.pref))
+    return header + RTA.encode(pairs)

@@ -1,0 +1,101 @@
+"""Validation of the identifiers the CNI protocol passes around.
+
+Each check returns ``None`` when the text is acceptable, else a short English reason. Callers
+turn the reason into a :class:`~hostdev.cni.errors.CniError` with the code that fits where the
+text came from (environment variable: code 4; configuration field: code 7), naming the source.
+"""
+
+from __future__ import annotations
+
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_ID_TAIL = _ALNUM | frozenset("_.-")
+
+MAX_CONTAINER_ID_LEN = 255
+"""Runtimes use 64 hex digits; 255 still fits in one path component, so state keyed on it can
+never exceed NAME_MAX because of the ID alone."""
+
+MAX_NETWORK_NAME_LEN = 255
+"""Same bound as the container ID, for the same reason (state is keyed on both)."""
+
+IFNAMSIZ = 16
+"""The kernel's interface-name buffer, NUL included: names have at most 15 bytes."""
+
+MAX_PATH_LEN = 4095
+"""PATH_MAX less the terminating NUL."""
+
+
+def _spec_identifier_problem(text: str, what: str, max_len: int) -> str | None:
+    # SPEC.md's charset for container IDs and network names: an ASCII alphanumeric first,
+    # then alphanumerics, '_', '.' or '-'. No '/' can appear, so either is safe in a path.
+    if not text:
+        return f"{what} is empty"
+    if len(text) > max_len:
+        return f"{what} is longer than {max_len} characters"
+    if text[0] not in _ALNUM:
+        return f"{what} must start with an ASCII letter or digit"
+    for char in text:
+        if char not in _ID_TAIL:
+            return f"{what} may contain only ASCII letters, digits, '_', '.' and '-'"
+    return None
+
+
+def container_id_problem(text: str) -> str | None:
+    """Why ``text`` is not a valid container ID per SPEC.md, or ``None``."""
+    return _spec_identifier_problem(text, "container ID", MAX_CONTAINER_ID_LEN)
+
+
+def network_name_problem(text: str) -> str | None:
+    """Why ``text`` is not a valid network name per SPEC.md, or ``None``."""
+    return _spec_identifier_problem(text, "network name", MAX_NETWORK_NAME_LEN)
+
+
+def interface_name_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a Linux interface name, or ``None``.
+
+    SPEC.md's rules (not empty, under 16 characters, not ``.``/``..``, no ``/``, ``:`` or
+    whitespace) narrowed to printable ASCII, and without ``%``: the kernel treats a name
+    containing ``%`` as a template (``eth%d``) and would pick a different name than asked.
+    """
+    if not text:
+        return "interface name is empty"
+    if len(text) >= IFNAMSIZ:
+        return f"interface name is longer than {IFNAMSIZ - 1} characters"
+    if text in (".", ".."):
+        return "interface name must not be '.' or '..'"
+    for char in text:
+        if not "!" <= char <= "~":
+            return "interface name may contain only printable ASCII without whitespace"
+        if char in "/:%":
+            return f"interface name must not contain {char!r}"
+    return None
+
+
+def path_problem(text: str, what: str) -> str | None:
+    """Why ``text`` is not an absolute path we are willing to use, or ``None``.
+
+    Rejected: empty, relative, longer than PATH_MAX, control characters (NUL included), and
+    ``..`` components (a configured path must not climb out of where it claims to be).
+    """
+    if not text:
+        return f"{what} is empty"
+    if len(text) > MAX_PATH_LEN:
+        return f"{what} is longer than {MAX_PATH_LEN} characters"
+    if not text.startswith("/"):
+        return f"{what} must be an absolute path"
+    if has_control_characters(text):
+        return f"{what} contains control characters"
+    if ".." in text.split("/"):
+        return f"{what} must not contain '..' components"
+    return None
+
+
+def has_control_characters(text: str) -> bool:
+    """True when ``text`` holds C0 controls (NUL included) or DEL."""
+    return any(char < " " or char == "\x7f" for char in text)
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """``repr`` of ``text`` cut to about ``limit`` characters, for error details."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... ({len(text)} characters)"

@@ -1,0 +1,63 @@
+"""The exceptions of hostdev.
+
+Kernel refusals stay :class:`NetlinkError` all the way up (an ``OSError`` whose ``errno`` is the
+kernel's), so callers can branch on ``errno`` and still read the kernel's own words.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class HostdevError(Exception):
+    """Base of every error hostdev raises on purpose."""
+
+
+class DecodeError(HostdevError, ValueError):
+    """Bytes that are not a well-formed netlink message (truncated, mis-aligned, lying lengths)."""
+
+
+class NetlinkError(HostdevError, OSError):
+    """The kernel refused a request.
+
+    ``errno`` is the kernel's error number; ``request`` names the request (e.g.
+    ``"RTM_NEWLINK ifindex=7 IFLA_NET_NS_FD"``); ``extack`` is the kernel's extended-ack text
+    (``None`` when it gave none) and ``attribute`` the name of the request attribute the kernel
+    pointed at (``NLMSGERR_ATTR_OFFS``), when it did.
+    """
+
+    def __init__(
+        self,
+        errno_: int,
+        request: str,
+        extack: str | None = None,
+        attribute: str | None = None,
+    ) -> None:
+        text = os.strerror(errno_)
+        detail = f"{request}: {text}"
+        if extack:
+            detail += f" ({extack})"
+        if attribute:
+            detail += f" [attribute {attribute}]"
+        super().__init__(errno_, detail)
+        self.request = request
+        self.extack = extack
+        self.attribute = attribute
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.errno, self.request, self.extack, self.attribute))
+
+
+class DumpInterrupted(HostdevError):
+    """A dump kept changing under us (``NLM_F_DUMP_INTR``) more times than we retry."""
+
+
+class LinkNotFound(HostdevError, LookupError):
+    """No link matched a lookup (by name, index, MAC or alternative name)."""
+
+
+class NetnsError(HostdevError, OSError):
+    """A path, name or pid that does not lead to a usable network namespace."""

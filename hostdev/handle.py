@@ -1,0 +1,161 @@
+"""``Handle``: links, addresses and routes of one network namespace over our own rtnetlink.
+
+A handle owns one rtnetlink socket created *inside* its namespace, so its calls never switch
+namespaces afterwards. Each method names the ``ip`` command it equals.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from hostdev._netlink import rtnl_addr, rtnl_link, rtnl_route
+from hostdev._netlink.rtnl_tables import (
+    AF_INET,
+    AF_INET6,
+    AF_UNSPEC,
+    IFA,
+    IFADDRMSG,
+    IFINFOMSG,
+    IFLA,
+    RTA,
+    RTM_DELADDR,
+    RTM_DELROUTE,
+    RTM_GETADDR,
+    RTM_GETLINK,
+    RTM_GETROUTE,
+    RTM_NEWADDR,
+    RTM_NEWLINK,
+    RTM_NEWROUTE,
+    RTMSG,
+)
+from hostdev._netlink.rtnl_addr import Address
+from hostdev._netlink.rtnl_link import Link
+from hostdev._netlink.rtnl_route import Route
+from hostdev._netlink.socket import NetlinkSocket, Request
+from hostdev._netlink.wire import NETLINK_ROUTE, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE
+from hostdev.errors import LinkNotFound, NetlinkError
+from hostdev.netns import NetNS, socket_in
+
+_ENODEV = 19
+
+
+def _link_req(name: str) -> Request:
+    return Request(name, IFINFOMSG.size, IFLA)
+
+
+def _addr_req(name: str) -> Request:
+    return Request(name, IFADDRMSG.size, IFA)
+
+
+def _route_req(name: str) -> Request:
+    return Request(name, RTMSG.size, RTA)
+
+
+class Handle:
+    """rtnetlink in one namespace: ``Handle()`` is the caller's, ``Handle(netns)`` another's."""
+
+    def __init__(self, netns: NetNS | None = None) -> None:
+        self.netns = netns
+        self.sock: NetlinkSocket = socket_in(netns, NETLINK_ROUTE)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> Handle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- links ---
+    def links(self) -> list[Link]:
+        """``ip link show``"""
+        return self.sock.dump(RTM_GETLINK, rtnl_link.dump_links_body(), _link_req("RTM_GETLINK dump"), rtnl_link.decode_link)
+
+    def link(self, *, name: str | None = None, index: int | None = None, mac: str | None = None, altname: str | None = None) -> Link:
+        """``ip link show dev NAME`` (or by ifindex, MAC or alternative name); LinkNotFound if absent."""
+        if mac is not None:
+            wanted = rtnl_link.format_mac(rtnl_link.parse_mac(mac))
+            for link in self.links():
+                if link.mac == wanted or link.perm_mac == wanted:
+                    return link
+            raise LinkNotFound(f"no link with MAC {wanted}")
+        what = f"index {index}" if index else f"name {name!r}" if name is not None else f"altname {altname!r}"
+        if not index and name is None and altname is None:
+            raise ValueError("link(): give name, index, mac or altname")
+        body = rtnl_link.get_link_body(index=index or 0, name=name, altname=altname)
+        try:
+            found = self.sock.request(RTM_GETLINK, body, _link_req(f"RTM_GETLINK {what}"), decode=rtnl_link.decode_link)
+        except NetlinkError as exc:
+            if exc.errno == _ENODEV:
+                raise LinkNotFound(f"no link with {what}") from exc
+            raise
+        if not found:
+            raise LinkNotFound(f"no link with {what}")
+        return found[0]
+
+    def find_link(self, *, name: str | None = None, index: int | None = None) -> Link | None:
+        try:
+            return self.link(name=name, index=index)
+        except LinkNotFound:
+            return None
+
+    def set_link(
+        self,
+        index: int,
+        *,
+        name: str | None = None,
+        mtu: int | None = None,
+        mac: str | None = None,
+        alias: str | None = None,
+        up: bool | None = None,
+    ) -> None:
+        """``ip link set dev X [name N] [mtu M] [address A] [alias S] [up|down]``"""
+        body = rtnl_link.set_link_body(index, name=name, mtu=mtu, mac=mac, alias=alias, up=up)
+        self.sock.request(RTM_NEWLINK, body, _link_req(f"RTM_NEWLINK ifindex={index}"))
+
+    def move_link(self, index: int, target: NetNS, *, name: str | None = None) -> None:
+        """``ip link set dev X netns NS [name N]``: the move and the optional rename are one request.
+
+        The link leaves this namespace down and without addresses or routes; its ifindex may
+        change in the target, so look it up there afterwards (see :func:`hostdev.move_link`).
+        """
+        body = rtnl_link.set_link_body(index, netns_fd=target.fd, name=name)
+        self.sock.request(RTM_NEWLINK, body, _link_req(f"RTM_NEWLINK ifindex={index} netns={target.path}"))
+
+    # --- addresses ---
+    def addresses(self, index: int, family: int = AF_UNSPEC) -> list[Address]:
+        """``ip addr show dev X``, filtered by the kernel to that link, in the kernel's order."""
+        body = rtnl_addr.dump_addresses_body(family, index)
+        return self.sock.dump(RTM_GETADDR, body, _addr_req(f"RTM_GETADDR ifindex={index}"), rtnl_addr.decode_address)
+
+    def add_address(self, index: int, addr: Address, *, replace: bool = False) -> None:
+        """``ip addr add`` (EEXIST if present) or, with ``replace``, ``ip addr replace``."""
+        flags = NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL)
+        body = rtnl_addr.address_body(addr, index)
+        self.sock.request(RTM_NEWADDR, body, _addr_req(f"RTM_NEWADDR {addr.cidr} ifindex={index}"), flags=flags)
+
+    def delete_address(self, index: int, addr: Address) -> None:
+        """``ip addr del ADDR/LEN dev X``"""
+        body = rtnl_addr.address_body(addr, index, for_delete=True)
+        self.sock.request(RTM_DELADDR, body, _addr_req(f"RTM_DELADDR {addr.cidr} ifindex={index}"))
+
+    # --- routes ---
+    def routes(self, index: int, families: Iterable[int] = (AF_INET, AF_INET6), table: int | None = None) -> list[Route]:
+        """``ip route show table all dev X`` (IPv4 then IPv6), filtered in the kernel."""
+        found: list[Route] = []
+        for family in families:
+            body = rtnl_route.dump_routes_body(family, oif=index, table=table)
+            found += self.sock.dump(RTM_GETROUTE, body, _route_req(f"RTM_GETROUTE ifindex={index}"), rtnl_route.decode_route)
+        return found
+
+    def add_route(self, index: int, route: Route, *, replace: bool = False) -> None:
+        """``ip route add|replace ... dev X``"""
+        flags = NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL)
+        body = rtnl_route.route_body(route, index)
+        self.sock.request(RTM_NEWROUTE, body, _route_req(f"RTM_NEWROUTE {route.destination} ifindex={index}"), flags=flags)
+
+    def delete_route(self, index: int, route: Route) -> None:
+        """``ip route del ... dev X``"""
+        body = rtnl_route.route_body(route, index, for_delete=True)
+        self.sock.request(RTM_DELROUTE, body, _route_req(f"RTM_DELROUTE {route.destination} ifindex={index}"))

@@ -1,0 +1,270 @@
+"""Snapshots of a link and how to give a link back exactly what it had.
+
+A netns move takes a link down and strips every address and route (``__dev_change_net_namespace``);
+the alias, altnames, MAC and MTU survive. So we record what the kernel will drop, and re-apply it
+in the new namespace: MTU, MAC and alias first, then addresses in their original order (IPv4
+primaries before their secondaries, as the kernel recomputes SECONDARY from order), then the up
+state, then routes (a route through a down link is refused).
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass, field, fields
+from typing import Any, Iterable
+
+from hostdev._netlink.rtnl_addr import Address
+from hostdev._netlink.rtnl_link import IFNAMSIZ, Link
+from hostdev._netlink.rtnl_route import Route
+from hostdev._netlink.rtnl_tables import (
+    AF_INET6,
+    IFA_F_DADFAILED,
+    IFA_F_SECONDARY,
+    IFA_F_TEMPORARY,
+    IFAPROT_KERNEL_LL,
+    IFAPROT_KERNEL_RA,
+    RT_TABLE_LOCAL,
+    RTM_F_CLONED,
+    RTPROT_KERNEL,
+    RTPROT_RA,
+)
+from hostdev.errors import NetlinkError
+from hostdev.handle import Handle
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSnapshot:
+    """What a link had: enough to rebuild it in another namespace or back on the host."""
+
+    name: str
+    index: int
+    mac: str | None
+    perm_mac: str | None
+    mtu: int | None
+    up: bool
+    alias: str | None
+    altnames: tuple[str, ...]
+    addresses: tuple[Address, ...]
+    routes: tuple[Route, ...]
+    kind: str | None = None
+    parent_dev_name: str | None = None
+    parent_bus_name: str | None = None
+    skipped_routes: tuple[Route, ...] = field(default=())  # multipath: seen, not restorable
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("addresses", "routes", "skipped_routes"):
+                value = [_record_to_dict(item) for item in value]
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LinkSnapshot:
+        """Rebuild from :meth:`to_dict` output; ValueError on anything malformed."""
+        try:
+            return cls(
+                name=_typed(data["name"], str),
+                index=_typed(data["index"], int),
+                mac=_opt(data.get("mac"), str),
+                perm_mac=_opt(data.get("perm_mac"), str),
+                mtu=_opt(data.get("mtu"), int),
+                up=_typed(data["up"], bool),
+                alias=_opt(data.get("alias"), str),
+                altnames=tuple(_typed(n, str) for n in data.get("altnames", [])),
+                addresses=tuple(_record_from_dict(Address, a) for a in data.get("addresses", [])),
+                routes=tuple(_record_from_dict(Route, r) for r in data.get("routes", [])),
+                kind=_opt(data.get("kind"), str),
+                parent_dev_name=_opt(data.get("parent_dev_name"), str),
+                parent_bus_name=_opt(data.get("parent_bus_name"), str),
+                skipped_routes=tuple(_record_from_dict(Route, r) for r in data.get("skipped_routes", [])),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed link snapshot: {exc}") from None
+
+
+def _record_to_dict(record: Address | Route) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        out[f.name] = [list(v) for v in value] if f.name == "metrics" else value
+    return out
+
+
+def _record_from_dict(cls: type[Any], data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise ValueError(f"malformed {cls.__name__} record")
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if f.name == "metrics":
+            value = tuple((int(k), int(v)) for k, v in value)
+        elif value is not None and not isinstance(value, (int, str, bool)):
+            raise ValueError(f"malformed {cls.__name__}.{f.name}")
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def _typed(value: Any, kind: type[Any]) -> Any:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _opt(value: Any, kind: type[Any]) -> Any:
+    return None if value is None else _typed(value, kind)
+
+
+# --- what is ours to restore ---
+def is_restorable_address(addr: Address) -> bool:
+    """False for what the kernel makes by itself and will make again (link-local, SLAAC, privacy)."""
+    if addr.family == AF_INET6:
+        if addr.proto in (IFAPROT_KERNEL_LL, IFAPROT_KERNEL_RA):
+            return False
+        if addr.proto is None and addr.address.lower().startswith("fe80:"):
+            return False  # kernels before IFA_PROTO: a link-local is the kernel's
+        if addr.flags & (IFA_F_TEMPORARY | IFA_F_DADFAILED):
+            return False
+    return True
+
+
+def is_restorable_route(route: Route) -> bool:
+    """False for routes the kernel derives from addresses and links (it re-creates them)."""
+    return not (
+        route.protocol in (RTPROT_KERNEL, RTPROT_RA)
+        or route.table == RT_TABLE_LOCAL
+        or route.flags & RTM_F_CLONED
+        or (route.family == AF_INET6 and route.dst is not None and route.dst.lower().startswith("ff"))
+    )
+
+
+def _address_key(addr: Address) -> tuple[int, str, int, str | None]:
+    return (addr.family, addr.address, addr.prefixlen, addr.peer)
+
+
+def _route_key(route: Route) -> tuple[object, ...]:
+    return (route.family, route.dst, route.dst_len, route.gateway, route.table, route.priority)
+
+
+# --- the three primitives ---
+def take_snapshot(handle: Handle, link: Link | str | int) -> LinkSnapshot:
+    """Record a link's identity, MTU, state, alias, addresses and routes (``ip -d addr; ip route``)."""
+    if not isinstance(link, Link):
+        link = handle.link(name=link) if isinstance(link, str) else handle.link(index=link)
+    addresses = tuple(a for a in handle.addresses(link.index) if is_restorable_address(a))
+    routes = [r for r in handle.routes(link.index) if is_restorable_route(r)]
+    return LinkSnapshot(
+        name=link.name,
+        index=link.index,
+        mac=link.mac,
+        perm_mac=link.perm_mac,
+        mtu=link.mtu,
+        up=link.up,
+        alias=link.alias,
+        altnames=link.altnames,
+        addresses=addresses,
+        routes=tuple(r for r in routes if not r.multipath),
+        kind=link.kind,
+        parent_dev_name=link.parent_dev_name,
+        parent_bus_name=link.parent_bus_name,
+        skipped_routes=tuple(r for r in routes if r.multipath),
+    )
+
+
+def move_link(source: Handle, target: Handle, link: Link, *, name: str | None = None) -> Link:
+    """Move ``link`` from ``source``'s namespace into ``target``'s (optionally renamed in the same
+    request) and return it as ``target`` sees it: its ifindex may differ there."""
+    if target.netns is None:
+        raise ValueError("move_link: the target handle must be bound to an explicit NetNS")
+    source.move_link(link.index, target.netns, name=name)
+    return target.link(name=name or link.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyReport:
+    """What :func:`apply_snapshot` could not restore (routes are best effort), with the reasons."""
+
+    failed_routes: tuple[tuple[Route, str], ...] = ()
+
+
+def translate_label(label: str | None, old_name: str, new_name: str) -> str | None:
+    """IPv4 labels follow renames in the kernel (``a0:x`` on ``a0`` becomes ``b0:x`` on ``b0``)."""
+    if label is None or old_name == new_name:
+        return label
+    if label == old_name:
+        return new_name
+    if label.startswith(old_name + ":"):
+        renamed = new_name + label[len(old_name):]
+        return renamed if len(renamed.encode()) < IFNAMSIZ else None
+    return label
+
+
+def apply_snapshot(handle: Handle, link: Link | int, snapshot: LinkSnapshot, *, routes: bool = True) -> ApplyReport:
+    """Make ``link`` (in ``handle``'s namespace) carry what ``snapshot`` recorded.
+
+    Converges rather than appends: addresses the link has that the snapshot lacks are removed
+    (kernel-made ones are left alone), so applying twice is the same as applying once.
+    """
+    if not isinstance(link, Link):
+        link = handle.link(index=link)
+    index = link.index
+    mac = snapshot.mac if snapshot.mac and snapshot.mac != link.mac else None
+    mtu = snapshot.mtu if snapshot.mtu and snapshot.mtu != link.mtu else None
+    alias = (snapshot.alias or "") if snapshot.alias != link.alias else None
+    if mac or mtu or alias is not None:
+        handle.set_link(index, mtu=mtu, mac=mac, alias=alias)
+    _converge_addresses(handle, link, snapshot)
+    if snapshot.up != link.up:
+        handle.set_link(index, up=snapshot.up)
+    failed: list[tuple[Route, str]] = []
+    if routes:
+        have = {_route_key(r) for r in handle.routes(index) if is_restorable_route(r)}
+        for route in snapshot.routes:
+            if _route_key(route) in have:
+                continue
+            try:
+                handle.add_route(index, route)
+            except NetlinkError as exc:
+                if exc.errno != errno.EEXIST:
+                    failed.append((route, str(exc)))
+    return ApplyReport(tuple(failed))
+
+
+def _converge_addresses(handle: Handle, link: Link, snapshot: LinkSnapshot) -> None:
+    current = [a for a in handle.addresses(link.index) if is_restorable_address(a)]
+    if [_address_key(a) for a in current] == [_address_key(a) for a in snapshot.addresses]:
+        return
+    for addr in _deletion_order(current):
+        try:
+            handle.delete_address(link.index, addr)
+        except NetlinkError as exc:
+            if exc.errno != errno.EADDRNOTAVAIL:  # gone with its primary already
+                raise
+    for addr in _addition_order(snapshot.addresses):
+        handle.add_address(link.index, _relabel(addr, snapshot.name, link.name))
+
+
+def _addition_order(addrs: Iterable[Address]) -> list[Address]:
+    """The order that reproduces the dump order: the kernel appends IPv4 addresses but puts a new
+    IPv6 address ahead of the others of its scope, so IPv6 goes in reverse."""
+    v4 = [a for a in addrs if a.family != AF_INET6]
+    v6 = [a for a in addrs if a.family == AF_INET6]
+    return v4 + v6[::-1]
+
+
+def _deletion_order(addrs: Iterable[Address]) -> list[Address]:
+    # Secondaries first: deleting an IPv4 primary may take its secondaries with it.
+    return sorted(addrs, key=lambda a: not (a.family != AF_INET6 and a.flags & IFA_F_SECONDARY))
+
+
+def _relabel(addr: Address, old: str, new: str) -> Address:
+    if addr.label is None or old == new:
+        return addr
+    from dataclasses import replace
+
+    return replace(addr, label=translate_label(addr.label, old, new))
