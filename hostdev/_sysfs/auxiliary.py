@@ -19,7 +19,7 @@ from hostdev._sysfs import _fs
 from hostdev._sysfs.errors import DeviceNotFound, MalformedSysfs, describe_input
 from hostdev._sysfs.pci_address import is_auxiliary_id, is_sysfs_pci_address
 from hostdev._sysfs.pci_address import parse_auxiliary_id, parse_pci_address
-from hostdev._sysfs.pci_function import netdevs_below
+from hostdev._sysfs.pci_function import existing_pci_device_path, netdevs_below
 
 # Auxiliary devices seen in the wild nest at most two deep below the PCI
 # function (function -> SF -> SF's eth/rdma); do not scan any deeper.
@@ -28,6 +28,8 @@ _MAX_NESTING = 2
 
 @dataclass(frozen=True, slots=True)
 class AuxiliaryDevice:
+    """A snapshot of ``<root>/bus/auxiliary/devices/<name>`` and where it sits."""
+
     name: str
     pci_address: str  # the PCI function the device hangs off
     parent_auxiliary: str | None  # the enclosing auxiliary device, if nested
@@ -57,9 +59,7 @@ def read_auxiliary_device(aux_id: str, sysfs_root: str = "/sys") -> AuxiliaryDev
 def auxiliary_devices_of(pci_address: str, sysfs_root: str = "/sys") -> tuple[AuxiliaryDevice, ...]:
     """Auxiliary devices below the PCI function at ``pci_address``, nested ones included."""
     bdf = parse_pci_address(pci_address)
-    path = _fs.pci_device_path(sysfs_root, bdf)
-    if not _fs.is_directory(path):
-        raise DeviceNotFound(bdf, _fs.pci_devices_dir(sysfs_root))
+    path = existing_pci_device_path(sysfs_root, bdf)
     devices = []
     for name in _auxiliary_children(path, _MAX_NESTING):
         device = read_auxiliary_device(name, sysfs_root)

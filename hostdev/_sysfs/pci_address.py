@@ -80,7 +80,7 @@ def is_sysfs_pci_address(name: str) -> bool:
 
 
 def parse_auxiliary_id(text: str) -> str:
-    """Return ``text`` if it is a well-formed auxiliary device id; raise InvalidAuxiliaryId otherwise."""
+    """Return ``text`` if it is a well-formed auxiliary device id, else raise InvalidAuxiliaryId."""
     if not isinstance(text, str):
         raise InvalidAuxiliaryId(text, "not a string")
     if len(text) > MAX_AUXILIARY_ID_LEN:

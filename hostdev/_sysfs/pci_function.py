@@ -17,6 +17,7 @@ a device which may be in a pod does not exist; ask netlink in that netns.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from hostdev._sysfs import _fs
@@ -53,6 +54,13 @@ class VirtualFunctionSlot:
 
 @dataclass(frozen=True, slots=True)
 class PciFunction:
+    """A snapshot of one PCI function's sysfs entry.
+
+    ``netdevs``/``rdma_devices`` are what this sysfs view shows: empty while they
+    are in another netns. ``userspace_driver`` (a property) says the function is
+    bound to vfio-pci/uio and so can have no netdev at all.
+    """
+
     address: str
     vendor_id: int | None
     device_id: int | None
@@ -81,14 +89,14 @@ class PciFunction:
 
 
 def read_pci_function(address: str, sysfs_root: str = "/sys") -> PciFunction:
-    """Describe the PCI function at ``address``; raise DeviceNotFound if sysfs has no such device."""
+    """Describe the PCI function at ``address``; DeviceNotFound if sysfs has no such device."""
     bdf = parse_pci_address(address)
-    path = _existing_device_path(sysfs_root, bdf)
+    path = existing_pci_device_path(sysfs_root, bdf)
     pf_address = _pci_link(path, "physfn")
     vf_index = None
     pf_netdevs: tuple[str, ...] = ()
     if pf_address is not None:
-        pf_path = _existing_device_path(sysfs_root, pf_address)
+        pf_path = existing_pci_device_path(sysfs_root, pf_address)
         vf_index = _vf_index(pf_path, bdf)
         pf_netdevs = netdevs_below(pf_path)
     return PciFunction(
@@ -125,7 +133,7 @@ def netdev_of(function: PciFunction) -> str:
 
 def virtual_functions(pf_address: str, sysfs_root: str = "/sys") -> dict[int, str]:
     """VF index -> VF PCI address for the PF at ``pf_address`` (empty if it has none)."""
-    path = _existing_device_path(sysfs_root, parse_pci_address(pf_address))
+    path = existing_pci_device_path(sysfs_root, parse_pci_address(pf_address))
     return {slot.index: slot.address for slot in _virtual_functions(path)}
 
 
@@ -142,10 +150,14 @@ def is_virtio_device_name(name: str) -> bool:
     return _has_index_suffix(name, _VIRTIO_PREFIX)
 
 
-def _existing_device_path(root: str, bdf: str) -> str:
+def existing_pci_device_path(root: str, bdf: str) -> str:
+    """``<root>/bus/pci/devices/<bdf>``, once its link is known to stay below the root."""
     path = _fs.pci_device_path(root, bdf)
-    if not _fs.is_directory(path):
+    real = _fs.real_pci_device_dir(root, bdf)
+    if real is None or not _fs.is_directory(path):
         raise DeviceNotFound(bdf, _fs.pci_devices_dir(root))
+    if os.path.basename(real) != bdf:
+        raise MalformedSysfs(path, f"link points to {describe_input(os.path.basename(real))}")
     return path
 
 
@@ -154,7 +166,8 @@ def _pci_link(device_path: str, name: str) -> str | None:
     link = _fs.child(device_path, name)
     target = _fs.link_basename(link)
     if target is not None and not is_sysfs_pci_address(target):
-        raise MalformedSysfs(link, f"link does not point to a PCI function: {describe_input(target)}")
+        detail = f"link does not point to a PCI function: {describe_input(target)}"
+        raise MalformedSysfs(link, detail)
     return target
 
 

@@ -4,27 +4,37 @@
     fake.add_pci_function("0000:03:00.0", driver="igb", netdevs=["enp3s0"], sriov_totalvfs=7)
     fake.add_vf("0000:03:00.0", 0, "0000:03:10.0", netdevs=["enp3s0v0"])
     fake.add_pci_function("0000:00:03.0", driver="virtio-pci", netdevs=["eth0"], virtio=True)
-    fake.add_auxiliary("0000:03:00.0", "mlx5_core.sf.4", driver="mlx5_core.sf_driver", netdevs=["sf4"])
+    fake.add_auxiliary("0000:03:00.0", "mlx5_core.sf.4", driver="mlx5_core.sf", netdevs=["sf4"])
     read_pci_function("0000:03:10.0", sysfs_root=str(fake.root))
 
 Layout, as on a real kernel (every link relative, like sysfs's):
 - devices live in ``<root>/devices/pci<domain>:00/[<bridge>/]<BDF>``; VFs next to their PF;
 - ``<root>/bus/pci/devices/<BDF>`` -> ``../../../devices/pci0000:00/.../<BDF>``;
 - ``<BDF>/driver`` -> ``<root>/bus/pci/drivers/<name>``;
-- ``<VF>/physfn`` -> ``../<PF>``, ``<PF>/virtfn<N>`` -> ``../<VF>``, ``sriov_numvfs``/``sriov_totalvfs``;
+- ``<VF>/physfn`` -> ``../<PF>``, ``<PF>/virtfn<N>`` -> ``../<VF>``, and the PF's
+  ``sriov_numvfs``/``sriov_totalvfs``;
 - netdevs: ``<BDF>/net/<if>/`` or, for virtio, ``<BDF>/virtio<N>/net/<if>/``, each with a
   ``device`` link to its parent device, and ``<root>/class/net/<if>`` -> that directory;
 - RDMA: ``<dev>/infiniband/<ib>/`` and ``<root>/class/infiniband/<ib>``;
 - auxiliary: ``<parent dev>/<module>.<name>.<id>/`` and ``<root>/bus/auxiliary/devices/<id>``;
 - attribute files (``vendor``, ``device``, ``numa_node``, ...) end with a newline.
+
+Also here, for proving confinement: ``recorded_paths()`` records the path of every
+``os``/``open`` call made inside its block; ``outside_allowed(root, paths)`` returns
+those not below ``<root>/bus/pci/devices/<BDF>``, ``<root>/bus/auxiliary/devices/<id>``
+or ``<root>/class/net/<ifname>`` (checked with its own regexes, not the package's).
 """
 
 from __future__ import annotations
 
+import builtins
 import os
+import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 class FakeSysfs:
@@ -218,9 +228,68 @@ class FakeSysfs:
 
     @staticmethod
     def _link(link: Path, target: Path) -> None:
-        """Relative symlink ``link`` -> ``target``, as sysfs makes them."""
-        link.symlink_to(os.path.relpath(target, link.parent))
+        """Relative symlink ``link`` -> ``target``, spelled the way sysfs spells it.
+
+        kernfs climbs to an ancestor of the target's *parent* and then names the
+        target, so a netdev's ``device`` link reads ``../../../virtio2``, not ``../..``.
+        """
+        up_to_parent = os.path.relpath(target.parent, link.parent)
+        link.symlink_to(os.path.normpath(os.path.join(up_to_parent, target.name)))
 
     @staticmethod
     def _write(path: Path, text: str) -> None:
         path.write_text(text + "\n")
+
+
+# -- recording filesystem access ------------------------------------------------
+
+_WRAPPED_OS = ("open", "stat", "lstat", "readlink", "listdir", "scandir", "access")
+_BDF = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]")
+_AUX = re.compile(r"[A-Za-z0-9_]+\.[A-Za-z0-9_-]+\.[0-9]+")
+_IFNAME = re.compile(r"[^/\s:\0]{1,15}")
+
+
+@contextmanager
+def recorded_paths() -> Iterator[list[str]]:
+    """Record the path argument of every filesystem call made inside the block."""
+    touched: list[str] = []
+
+    def recording(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(path: Any = None, *args: Any, **kwargs: Any) -> Any:
+            if not isinstance(path, int):
+                touched.append(os.fsdecode(path if path is not None else "."))
+            return original(path, *args, **kwargs) if path is not None else original()
+        return wrapper
+
+    originals = {name: getattr(os, name) for name in _WRAPPED_OS}
+    original_open = builtins.open
+    try:
+        for name, function in originals.items():
+            setattr(os, name, recording(function))
+        builtins.open = recording(original_open)
+        yield touched
+    finally:
+        for name, function in originals.items():
+            setattr(os, name, function)
+        builtins.open = original_open
+
+
+def outside_allowed(root: Path, touched: list[str]) -> list[str]:
+    """The paths in ``touched`` that lie outside a device's own sysfs entry."""
+
+    def allowed(path: str) -> bool:
+        prefix = f"{root}/"
+        if not path.startswith(prefix):
+            return False
+        parts = path[len(prefix):].split("/")
+        if any(part in ("", ".", "..") for part in parts):
+            return False
+        if parts[:3] == ["bus", "pci", "devices"] and len(parts) > 3:
+            return _BDF.fullmatch(parts[3]) is not None
+        if parts[:3] == ["bus", "auxiliary", "devices"] and len(parts) > 3:
+            return _AUX.fullmatch(parts[3]) is not None
+        if parts[:2] == ["class", "net"] and len(parts) > 2:
+            return _IFNAME.fullmatch(parts[2]) is not None and parts[2] not in (".", "..")
+        return False
+
+    return [path for path in touched if not allowed(path)]
