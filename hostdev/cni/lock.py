@@ -40,15 +40,15 @@ LOCKS_DIR = "locks"
 LOCK_SUFFIX = ".lock"
 STORE_LOCK_NAME = ".store.lock"
 
-# Waiting is a LOCK_NB poll against a monotonic deadline, backing off from 1 ms to 20 ms. The
+# Waiting is a LOCK_NB poll against a monotonic deadline, backing off from 1 ms to 10 ms. The
 # alternative, a blocking flock cut short by SIGALRM, only works on the main thread, takes over the
 # process-wide SIGALRM handler and interval timer (which a library must not touch), and races the
 # timer against a flock that has just succeeded. The poll bounds the wait to the deadline plus at
-# most one interval, works in any thread, and costs at most 20 ms of latency when a device is
+# most one interval, works in any thread, and costs at most 10 ms of latency when a device is
 # actually contended — rare, as a device belongs to one attachment at a time. It is not fair
 # (no FIFO among waiters), which is fine for that level of contention.
 _POLL_FIRST_S = 0.001
-_POLL_MAX_S = 0.02
+_POLL_MAX_S = 0.01
 
 
 class _FileLock:
@@ -165,7 +165,7 @@ def _holder_pid(fd: int) -> int | None:
 class DeviceLock(_FileLock):
     """Exclusive lock on one device, named by its stable identity (e.g. PCI ``0000:03:00.0``).
 
-    Raises InvalidName for an ID outside ``[A-Za-z0-9][A-Za-z0-9:._-]*``, UnsafePath for a
+    Raises InvalidName for an ID ``validate_device_id`` refuses, UnsafePath for a
     symlinked/foreign lock directory or file, LockTimeout if not acquired within ``timeout_s``.
     """
 

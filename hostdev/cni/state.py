@@ -61,7 +61,9 @@ MAX_DEVICE_ID = 64
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _NAME_CHARS = _ALNUM | frozenset("_.-")
-_DEVICE_ID_CHARS = _NAME_CHARS | frozenset(":")
+# Device IDs name lock files: PCI addresses, auxiliary device names ("mlx5_core.sf.2") and
+# "netdev-<ifname>" must all fit, so anything printable but '/' (and a leading '.', see lock.py).
+_DEVICE_ID_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F)) - frozenset("/")
 _IFNAME_FORBIDDEN = frozenset("/:")
 
 
@@ -158,8 +160,18 @@ def validate_container_id(container_id: object) -> str:
 
 
 def validate_device_id(device_id: object) -> str:
-    """Stable device identity, e.g. the PCI address ``0000:03:00.0``."""
-    return _validate_id_like("device ID", device_id, _DEVICE_ID_CHARS, MAX_DEVICE_ID)
+    """Stable device identity (PCI address ``0000:03:00.0``, auxiliary device, ``netdev-<name>``):
+    1-64 printable ASCII characters without '/' or whitespace, starting with a letter or digit."""
+    if not isinstance(device_id, str) or not device_id:
+        raise InvalidName(f"device ID must be a non-empty string, got {device_id!r}")
+    if len(device_id) > MAX_DEVICE_ID:
+        raise InvalidName(f"device ID {device_id!r} is longer than {MAX_DEVICE_ID} characters")
+    if device_id[0] not in _ALNUM or not _DEVICE_ID_CHARS.issuperset(device_id):
+        raise InvalidName(
+            f"device ID {device_id!r} must start with an ASCII letter or digit and contain only "
+            "printable ASCII without '/' or whitespace"
+        )
+    return device_id
 
 
 def _is_network_name(name: str) -> bool:
@@ -286,14 +298,23 @@ def _open_dir(
 
 
 def open_secure_root(root: str, *, create: bool) -> int | None:
-    """fd of the checked state root (None if absent and not ``create``); caller closes it."""
+    """fd of the checked state root (None if absent and not ``create``); caller closes it.
+
+    ``root`` must be normalised (``normalize_root``). Its ancestors are trusted and followed.
+    """
     parent = os.path.dirname(root)
-    if create and not os.path.isdir(root):
-        try:
+    try:
+        if create:
             os.makedirs(parent, 0o755, exist_ok=True)  # /var/lib/cni may not exist yet
-        except OSError as exc:
-            raise StateError(f"cannot create {parent}: {exc.strerror}", parent) from exc
-    return _open_dir(None, root, root, create=create, sync_fd=None)
+        parent_fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"cannot open {parent}: {exc.strerror}", parent) from exc
+    try:
+        return _open_dir(parent_fd, os.path.basename(root), root, create=create, sync_fd=parent_fd)
+    finally:
+        os.close(parent_fd)
 
 
 def open_secure_subdir(parent_fd: int, parent_path: str, name: str, *, create: bool) -> int | None:
@@ -304,7 +325,10 @@ def open_secure_subdir(parent_fd: int, parent_path: str, name: str, *, create: b
 
 def normalize_root(root: str) -> str:
     # A trailing slash would make the kernel follow a symlinked root despite O_NOFOLLOW.
-    return os.path.normpath(os.path.abspath(root))
+    normalized = os.path.normpath(os.path.abspath(root))
+    if normalized == "/":
+        raise StateError("the state root cannot be /", root)
+    return normalized
 
 
 # --- file content -------------------------------------------------------------------------------
@@ -326,7 +350,10 @@ def _encode(key: AttachmentKey, record: dict[str, object]) -> bytes:
     device_id = _device_id_of(record)
     if device_id is None:
         raise InvalidRecord(f"record for {key} has no device.id string")
-    validate_device_id(device_id)
+    try:
+        validate_device_id(device_id)
+    except InvalidName as exc:
+        raise InvalidRecord(f"record for {key}: {exc}") from exc
     document = {"version": STATE_VERSION, "attachment": key._asdict(), "record": record}
     try:
         text = json.dumps(document, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
@@ -594,7 +621,11 @@ class StateStore:
         return sorted(keys)
 
     def scan(self, network: str | None = None) -> Scan:
-        """Load every record; corrupt files are set aside and reported in ``Scan.corrupt``."""
+        """Load every record; corrupt files are set aside and reported in ``Scan.corrupt``.
+
+        UnsupportedStateVersion propagates: a downgraded plugin must not act on (e.g. garbage-
+        collect) state it cannot read.
+        """
         records: list[StoredRecord] = []
         corrupt: list[CorruptState] = []
         for key in self.keys(network):
