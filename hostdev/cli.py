@@ -1,0 +1,31 @@
+"""The ``hostdev`` command: ``install`` (the CNI launcher) and ``show`` (node inventory)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hostdev", description="hostdev: hand a pod a whole physical NIC")
+    sub = parser.add_subparsers(dest="command", required=True)
+    inst = sub.add_parser("install", help="install the amd-host-device CNI launcher into a CNI bin dir")
+    inst.add_argument("--bin-dir", default="/opt/cni/bin")
+    inst.add_argument("--name", default="amd-host-device")
+    inst.add_argument("--force", action="store_true", help="replace a file that is not a hostdev launcher")
+    args = parser.parse_args(argv)
+    if args.command == "install":
+        from hostdev.install import InstallError, install
+
+        try:
+            path = install(args.bin_dir, name=args.name, force=args.force)
+        except (InstallError, OSError) as exc:
+            print(f"hostdev install: {exc}", file=sys.stderr)
+            return 1
+        print(path)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""CHECK and STATUS: look, never touch."""
+
+from __future__ import annotations
+
+from hostdev.cni.config import PluginConfig
+from hostdev.cni.errors import PLUGIN_NOT_AVAILABLE, UNKNOWN_CONTAINER, CniError
+from hostdev.cni.log import Log
+from hostdev.cni.protocol import CniEnv
+from hostdev.cni.record import AttachmentRecord
+from hostdev.cni.restore import open_pod_netns
+from hostdev.cni.state import AttachmentKey, StateStore
+from hostdev.handle import Handle
+
+CHECK_FAILED = 103  # plugin-specific: the attachment is not as ADD left it
+
+
+def check(env: CniEnv, conf: PluginConfig, log: Log) -> None:
+    """The interface is in the pod with its MAC and addresses; the RDMA device too when moved."""
+    assert env.container_id and env.ifname
+    key = AttachmentKey(conf.name, env.container_id, env.ifname)
+    data = StateStore(conf.state_dir).load(key)
+    if data is None:
+        raise CniError(UNKNOWN_CONTAINER, f"no attachment {env.container_id}/{env.ifname} is recorded")
+    record = AttachmentRecord.from_dict(data)
+    pod = open_pod_netns(env.netns, record)
+    if pod is None:
+        raise CniError(CHECK_FAILED, f"CNI_NETNS {env.netns} is not the namespace the device was moved into")
+    with pod, Handle(pod) as inside:
+        link = record.device.find(inside.links(), pod_index=record.pod_index, pod_name=record.pod_name)
+        if link is None:
+            raise CniError(CHECK_FAILED, f"device {record.device.id} is not in the pod")
+        if link.name != record.pod_name:
+            raise CniError(CHECK_FAILED, f"interface is named {link.name} in the pod, expected {record.pod_name}")
+        if record.snapshot.mac and link.mac != record.snapshot.mac:
+            raise CniError(CHECK_FAILED, f"{link.name} has MAC {link.mac}, expected {record.snapshot.mac}")
+        have = {a.cidr for a in inside.addresses(link.index)}
+        missing = [a.cidr for a in _expected_addresses(conf, record) if a.cidr not in have]
+        if missing:
+            raise CniError(CHECK_FAILED, f"{link.name} lacks {', '.join(missing)}")
+        if record.rdma.moved:
+            from hostdev import rdma
+
+            with rdma.RdmaHandle(pod) as rd:
+                present = {d.name for d in rd.devices()}
+            absent = [n for n in record.rdma.moved if n not in present]
+            if absent:
+                raise CniError(CHECK_FAILED, f"RDMA device(s) {', '.join(absent)} not in the pod")
+    log.debug("CHECK passed")
+
+
+def _expected_addresses(conf: PluginConfig, record: AttachmentRecord) -> list[_Cidr]:
+    wanted = [_Cidr(a.cidr) for a in record.snapshot.addresses]
+    if conf.prev_result is not None:
+        from hostdev.cni.result_json import parse_prev_result
+
+        prev = parse_prev_result(conf.cni_version, conf.prev_result)
+        ours = {i for i, iface in enumerate(prev.interfaces) if iface.name == record.pod_name}
+        wanted += [_Cidr(ip.address) for ip in prev.ips if ip.interface in ours]
+    return wanted
+
+
+class _Cidr:
+    __slots__ = ("cidr",)
+
+    def __init__(self, cidr: str) -> None:
+        self.cidr = cidr
+
+
+def status(conf: PluginConfig) -> None:
+    """Ready when the state directory is usable and netlink answers; else code 50."""
+    from hostdev.cni.state import StateError, open_secure_root
+    import os
+
+    try:
+        fd = open_secure_root(conf.state_dir, create=True)
+        if fd is not None:
+            os.close(fd)
+    except (StateError, OSError) as exc:
+        raise CniError(PLUGIN_NOT_AVAILABLE, f"state directory {conf.state_dir} is unusable", str(exc)) from None
+    try:
+        with Handle() as host:
+            host.link(index=1)
+    except Exception as exc:
+        raise CniError(PLUGIN_NOT_AVAILABLE, "rtnetlink does not answer", str(exc)) from None

@@ -1,0 +1,245 @@
+"""The ``amd-host-device`` plugin configuration, parsed strictly from the decoded JSON object.
+
+Keys the protocol defines:
+
+``cniVersion`` (string, required)
+    Checked with :func:`hostdev.cni.protocol.check_version` for the command at hand (code 1).
+``name`` (string, required)
+    The network name; SPEC.md's charset (ASCII alphanumeric first, then alphanumerics, ``_``,
+    ``.``, ``-``), at most 255 characters.
+``type`` (string, required)
+    The plugin binary's name; must not contain ``/`` or ``\\``.
+``prevResult`` (object)
+    Kept raw; read with :func:`hostdev.cni.results.parse_prev_result` when needed.
+``runtimeConfig`` (object)
+    Only ``deviceID`` is read from it; other capabilities are ignored.
+``ipam`` (object)
+    This plugin keeps the addresses the device already has and runs no IPAM plugin, so an
+    ``ipam`` object with a ``type`` is refused with code 2 (unsupported field) rather than
+    silently ignored. An empty ``ipam`` object is accepted.
+
+Device selection (``runtimeConfig.deviceID``, ``deviceID``, ``pciBusID``, ``device``,
+``hwaddr``, ``kernelpath``): see :mod:`hostdev.cni.device_selection`. ADD and CHECK need one;
+DEL, GC and STATUS accept a configuration without (DEL works from saved state), but any key
+present is validated for every command.
+
+Plugin options (all optional):
+
+``renameToIfname`` (bool, default ``false``)
+    ``false`` keeps the host's interface name inside the pod (the seed behaviour, "Interface
+    Name Retention"); ``true`` renames it to ``CNI_IFNAME`` in the pod and back on DEL.
+``rdma`` (``"auto"`` | ``"required"`` | ``"skip"``, default ``"auto"``)
+    ``auto``: when the RDMA subsystem is in exclusive network-namespace mode and the netdev
+    has an RDMA device, move that device with it; if that move fails, the ADD fails and is
+    undone. Without an RDMA device, or in shared mode (where every namespace already sees it),
+    proceed without moving one. ``required``: as ``auto``, but the ADD also fails when the
+    netdev has no RDMA device. ``skip``: never touch RDMA devices.
+``stateDir`` (absolute path, default ``/var/lib/cni/amd-host-device``)
+    Where per-attachment state is kept for DEL, CHECK and GC.
+``logLevel`` (``"error"`` | ``"warn"`` | ``"info"`` | ``"debug"``, default ``"warn"``)
+``logFile`` (absolute path, default none: log to stderr)
+``lockTimeoutSeconds`` (number, 0 < n <= 50, default 10)
+    How long to wait for the state lock before failing with code 11 (try again later). Kept
+    well under the minute runtimes commonly allow a plugin.
+``returnTimeoutSeconds`` (number, 0 <= n <= 30, default 5)
+    How long DEL waits for the device to reappear in the host namespace when the pod's
+    namespace is being torn down.
+
+Any other key is ignored: a runtime passes through keys meant for other plugins and
+conventions. A known key with a value of the wrong type is an error (code 7) naming the key;
+JSON ``null`` counts as the key being absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+from .device_selection import DeviceSelection, DeviceSelector, select_device
+from .errors import INVALID_CONFIG, UNSUPPORTED_FIELD, CniError
+from .names import network_name_problem, path_problem, shorten
+from .protocol import check_version
+
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT_SECONDS",
+    "DEFAULT_RETURN_TIMEOUT_SECONDS",
+    "DEFAULT_STATE_DIR",
+    "LOG_LEVELS",
+    "MAX_LOCK_TIMEOUT_SECONDS",
+    "MAX_RETURN_TIMEOUT_SECONDS",
+    "RDMA_MODES",
+    "DeviceSelection",
+    "DeviceSelector",
+    "PluginConfig",
+    "parse_plugin_config",
+]
+
+RdmaMode = Literal["auto", "required", "skip"]
+LogLevel = Literal["error", "warn", "info", "debug"]
+
+RDMA_MODES: tuple[RdmaMode, ...] = ("auto", "required", "skip")
+LOG_LEVELS: tuple[LogLevel, ...] = ("error", "warn", "info", "debug")
+DEFAULT_STATE_DIR = "/var/lib/cni/amd-host-device"
+DEFAULT_LOCK_TIMEOUT_SECONDS = 10.0
+MAX_LOCK_TIMEOUT_SECONDS = 50.0
+DEFAULT_RETURN_TIMEOUT_SECONDS = 5.0
+MAX_RETURN_TIMEOUT_SECONDS = 30.0
+
+_COMMANDS_NEEDING_DEVICE = frozenset({"ADD", "CHECK"})
+
+_Choice = TypeVar("_Choice", bound=str)
+
+
+@dataclass(frozen=True, slots=True)
+class PluginConfig:
+    """A validated configuration; see the module docstring for each key's meaning."""
+
+    cni_version: str
+    name: str
+    type: str
+    device: DeviceSelection | None
+    rename_to_ifname: bool = False
+    rdma: RdmaMode = "auto"
+    state_dir: str = DEFAULT_STATE_DIR
+    log_level: LogLevel = "warn"
+    log_file: str | None = None
+    lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+    return_timeout_seconds: float = DEFAULT_RETURN_TIMEOUT_SECONDS
+    prev_result: Mapping[str, object] | None = field(default=None, hash=False)
+
+
+def _type_error(key: str, expected: str, value: object) -> CniError:
+    return CniError(INVALID_CONFIG, f"{key} must be {expected}", f"got {_describe(value)}")
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, str):
+        return f"string {shorten(value)}"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"number {value!r:.40}"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _required_string(conf: Mapping[str, object], key: str) -> str:
+    value = conf.get(key)
+    if value is None:
+        raise CniError(INVALID_CONFIG, f"network configuration has no {key}")
+    if not isinstance(value, str):
+        raise _type_error(key, "a string", value)
+    return value
+
+
+def _optional_object(conf: Mapping[str, object], key: str) -> Mapping[str, object] | None:
+    value = conf.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _type_error(key, "an object", value)
+    return value
+
+
+def _bool(conf: Mapping[str, object], key: str, default: bool) -> bool:
+    value = conf.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise _type_error(key, "true or false", value)
+    return value
+
+
+def _choice(conf: Mapping[str, object], key: str, choices: tuple[_Choice, ...], default: _Choice) -> _Choice:
+    value = conf.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, str) or value not in choices:
+        raise _type_error(key, "one of " + ", ".join(f'"{c}"' for c in choices), value)
+    # Hand back the member itself so the Literal type survives.
+    return choices[choices.index(value)]
+
+
+def _path(conf: Mapping[str, object], key: str, default: str | None) -> str | None:
+    value = conf.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise _type_error(key, "a string", value)
+    problem = path_problem(value, key)
+    if problem is not None:
+        raise CniError(INVALID_CONFIG, f"invalid {key}", f"{problem}: {shorten(value)}")
+    return value
+
+
+def _seconds(conf: Mapping[str, object], key: str, default: float, low: float, high: float, low_open: bool) -> float:
+    value = conf.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _type_error(key, "a number of seconds", value)
+    too_low = value <= low if low_open else value < low
+    if too_low or value > high:
+        bound = f"{'>' if low_open else '>='} {low:g} and <= {high:g}"
+        raise CniError(INVALID_CONFIG, f"{key} is out of range", f"{value!r:.40} is not {bound}")
+    return float(value)
+
+
+def _check_ipam(conf: Mapping[str, object]) -> None:
+    ipam = _optional_object(conf, "ipam")
+    if ipam is not None and ipam.get("type") not in (None, ""):
+        raise CniError(
+            UNSUPPORTED_FIELD,
+            f"unsupported field ipam.type={ipam.get('type')!r:.60}",
+            "amd-host-device keeps the addresses the device already has and runs no IPAM plugin",
+        )
+
+
+def parse_plugin_config(conf: Mapping[str, object], command: str) -> PluginConfig:
+    """Validate the decoded configuration for ``command`` (ADD, DEL, CHECK, GC or STATUS).
+
+    Code 1 for version problems, code 2 for an IPAM request, code 7 for everything else, each
+    naming the offending key.
+    """
+    cni_version = check_version(conf.get("cniVersion"), command)
+    name = _required_string(conf, "name")
+    problem = network_name_problem(name)
+    if problem is not None:
+        raise CniError(INVALID_CONFIG, "invalid name", f"{problem}: {shorten(name)}")
+    plugin_type = _required_string(conf, "type")
+    if not plugin_type or any(char in plugin_type for char in "/\\\x00"):
+        raise CniError(INVALID_CONFIG, "invalid type", f"must be a file name: {shorten(plugin_type)}")
+    _check_ipam(conf)
+
+    runtime_config = _optional_object(conf, "runtimeConfig") or {}
+    device = select_device(conf, runtime_config)
+    if device is None and command in _COMMANDS_NEEDING_DEVICE:
+        raise CniError(
+            INVALID_CONFIG,
+            "network configuration names no device",
+            "set one of runtimeConfig.deviceID, deviceID, pciBusID, device, hwaddr or kernelpath",
+        )
+
+    return PluginConfig(
+        cni_version=cni_version,
+        name=name,
+        type=plugin_type,
+        device=device,
+        rename_to_ifname=_bool(conf, "renameToIfname", False),
+        rdma=_choice(conf, "rdma", RDMA_MODES, "auto"),
+        state_dir=_path(conf, "stateDir", DEFAULT_STATE_DIR) or DEFAULT_STATE_DIR,
+        log_level=_choice(conf, "logLevel", LOG_LEVELS, "warn"),
+        log_file=_path(conf, "logFile", None),
+        lock_timeout_seconds=_seconds(
+            conf, "lockTimeoutSeconds", DEFAULT_LOCK_TIMEOUT_SECONDS, 0.0, MAX_LOCK_TIMEOUT_SECONDS, True
+        ),
+        return_timeout_seconds=_seconds(
+            conf, "returnTimeoutSeconds", DEFAULT_RETURN_TIMEOUT_SECONDS, 0.0, MAX_RETURN_TIMEOUT_SECONDS, False
+        ),
+        prev_result=_optional_object(conf, "prevResult"),
+    )
+

@@ -1,0 +1,62 @@
+"""Test-only crash points at the step boundaries of ADD and DEL.
+
+Fault-injection tests need the plugin to fail, or die by SIGKILL, between two steps. That must be
+unreachable in normal operation, so a point fires only when BOTH are present:
+
+* ``HOSTDEV_TEST_FAULT=<point>:<action>`` in the environment (action ``fail`` or ``kill``), and
+* a regular, root-owned file ``.test-faults-enabled`` in the plugin's state directory, which
+  only a test that owns that directory creates.
+
+The common path costs one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+ENV = "HOSTDEV_TEST_FAULT"
+MARKER = ".test-faults-enabled"
+
+ADD_POINTS = (
+    "add:after-lock",
+    "add:after-state",
+    "add:after-netdev-move",
+    "add:after-rdma-move",
+    "add:after-addresses",
+    "add:before-result",
+)
+DEL_POINTS = (
+    "del:after-lock",
+    "del:after-rdma-move",
+    "del:after-netdev-move",
+    "del:after-addresses",
+    "del:before-state-delete",
+)
+
+
+class InjectedFault(Exception):
+    """Raised at a crash point armed with ``fail``."""
+
+
+def crash_point(point: str, state_dir: str) -> None:
+    spec = os.environ.get(ENV)
+    if not spec:
+        return
+    armed, _, action = spec.rpartition(":")
+    if armed != point or not _enabled(state_dir):
+        return
+    if action == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if action == "fail":
+        raise InjectedFault(f"injected failure at {point}")
+
+
+def _enabled(state_dir: str) -> bool:
+    import stat
+
+    try:
+        st = os.stat(os.path.join(state_dir, MARKER), follow_symlinks=False)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_uid == 0

@@ -1,0 +1,137 @@
+"""The CNI entry: environment + stdin in, one JSON document on stdout, an exit code.
+
+This is the one place where failures become CNI error codes: CniError as is; a kernel refusal
+(NetlinkError) by its errno; a lock that timed out as 11 (try again later); anything else as
+999 with its text, never a traceback on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import IO, Mapping
+
+from hostdev.cni.errors import CniError
+
+INTERNAL_ERROR = 999
+
+
+def main(environ: Mapping[str, str] | None = None, stdin: IO[bytes] | None = None, stdout: IO[str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    stdin = sys.stdin.buffer if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    raw = b""
+    command = environ.get("CNI_COMMAND", "")
+    try:
+        if command == "VERSION":  # answered whatever the configuration says
+            from hostdev.cni.protocol import peek_cni_version, version_result
+
+            raw = _read_stdin(stdin)
+            _emit(stdout, version_result(peek_cni_version(raw)))
+            return 0
+        from hostdev.cni.protocol import parse_env
+
+        env = parse_env(environ)
+        raw = _read_stdin(stdin)
+        output = _run(env, raw)
+        if output is not None:
+            _emit(stdout, output)
+        return 0
+    except CniError as exc:
+        _emit(stdout, exc.to_json(_reply_version(raw)))
+        return 1
+    except Exception as exc:
+        cni = _as_cni_error(exc)
+        _log_fallback(f"{command}: {cni}")
+        _emit(stdout, cni.to_json(_reply_version(raw)))
+        return 1
+
+
+def _run(env: object, raw: bytes) -> dict[str, object] | None:
+    from hostdev.cni.config import parse_plugin_config
+    from hostdev.cni.log import Log
+    from hostdev.cni.protocol import CniEnv, decode_config
+
+    assert isinstance(env, CniEnv)
+    conf_dict = decode_config(raw)
+    conf = parse_plugin_config(conf_dict, env.command)
+    context = f"[{(env.container_id or '-')[:12]} {env.ifname or '-'}] "
+    log = Log(conf.log_level, conf.log_file, context)
+    log.info(f"{env.command} network={conf.name} device={conf.device.primary.value if conf.device else '-'}")
+    if env.command == "ADD":
+        from hostdev.cni.add import add
+        from hostdev.cni.result_json import format_result, parse_prev_result
+        from hostdev.cni.results import merge
+
+        result = add(env, conf, log)
+        if conf.prev_result is not None:
+            result = merge(parse_prev_result(conf.cni_version, conf.prev_result), result)
+        return format_result(conf.cni_version, result)
+    if env.command == "DEL":
+        from hostdev.cni.detach import delete
+
+        delete(env, conf, log)
+        return None
+    if env.command == "CHECK":
+        from hostdev.cni.check import check
+
+        check(env, conf, log)
+        return None
+    if env.command == "STATUS":
+        from hostdev.cni.check import status
+
+        status(conf)
+        return None
+    if env.command == "GC":
+        from hostdev.cni.detach import garbage_collect
+        from hostdev.cni.protocol import parse_valid_attachments
+
+        garbage_collect(conf, parse_valid_attachments(conf_dict), log)
+        return None
+    raise CniError(4, f"unknown CNI_COMMAND {env.command!r}")
+
+
+MAX_STDIN = 4 * 1024 * 1024
+
+
+def _read_stdin(stdin: IO[bytes]) -> bytes:
+    data = stdin.read(MAX_STDIN + 1)
+    if len(data) > MAX_STDIN:
+        raise CniError(6, "network configuration too large", f"more than {MAX_STDIN} bytes on stdin")
+    return data
+
+
+def _reply_version(raw: bytes) -> str:
+    from hostdev.cni.protocol import peek_cni_version, reply_version
+
+    return reply_version(peek_cni_version(raw)) if raw else reply_version(None)
+
+
+def _as_cni_error(exc: Exception) -> CniError:
+    from hostdev.errors import NetlinkError
+
+    if isinstance(exc, NetlinkError):
+        import errno
+
+        transient = exc.errno in (errno.EBUSY, errno.EAGAIN)
+        return CniError(11 if transient else INTERNAL_ERROR, "the kernel refused a request", str(exc))
+    from hostdev.cni.state import LockTimeout, StateError
+
+    if isinstance(exc, LockTimeout):
+        return CniError(11, "device is busy: another plugin call holds its lock", str(exc))
+    if isinstance(exc, StateError):
+        return CniError(5, "state store failure", str(exc))
+    return CniError(INTERNAL_ERROR, type(exc).__name__, str(exc))
+
+
+def _emit(stdout: IO[str], obj: dict[str, object]) -> None:
+    stdout.write(json.dumps(obj, indent=2) + "\n")
+    stdout.flush()
+
+
+def _log_fallback(msg: str) -> None:
+    try:
+        sys.stderr.write(f"amd-host-device: {msg}\n")
+    except (OSError, ValueError):
+        pass

@@ -1,0 +1,75 @@
+"""The RDMA part of an attachment: decide, move in, move back.
+
+In ``exclusive`` netns mode an RDMA device is visible only in its own netns, so it must follow
+its netdev into the pod for ``rdma link`` / ``ibv_devices`` there to show it. In ``shared`` mode
+every netns sees every device and there is nothing to move. A kernel without RDMA is normal
+(mode ``none``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from hostdev.cni.errors import CniError
+from hostdev.cni.log import Log
+from hostdev.cni.record import RdmaRecord
+from hostdev.netns import NetNS
+
+RDMA_FAILED = 110  # plugin-specific code: the RDMA device could not follow its netdev
+
+
+def plan(policy: str, sysfs_devices: tuple[str, ...], netdev_index: int, log: Log) -> RdmaRecord:
+    """What RDMA devices go with this netdev, and whether they must move (host view, at ADD)."""
+    if policy == "skip":
+        return RdmaRecord("none")
+    from hostdev import rdma
+
+    try:
+        with rdma.RdmaHandle() as handle:
+            mode = handle.system().netns_mode
+            bound = tuple(d.name for d in rdma.rdma_devices_of_netdev(handle, ifindex=netdev_index))
+    except rdma.RdmaUnavailable:
+        if policy == "required":
+            raise CniError(RDMA_FAILED, "rdma is required but this kernel has no RDMA subsystem") from None
+        return RdmaRecord("none")
+    devices = tuple(dict.fromkeys(sysfs_devices + bound))
+    if policy == "required" and not devices:
+        raise CniError(RDMA_FAILED, "rdma is required but the device has no RDMA device")
+    log.debug(f"rdma: mode {mode}, devices {', '.join(devices) or 'none'}")
+    return RdmaRecord(mode, devices)
+
+
+def move_in(record: RdmaRecord, pod: NetNS, log: Log, after_each: Callable[[tuple[str, ...]], None]) -> tuple[str, ...]:
+    """Move the record's devices into ``pod`` (exclusive mode only); ``after_each`` is told the
+    names moved so far, so the caller can persist them before the next step."""
+    if record.mode != "exclusive" or not record.devices:
+        return ()
+    from hostdev import rdma
+
+    moved: list[str] = []
+    with rdma.RdmaHandle() as handle:
+        for name in record.devices:
+            device = handle.device(name=name)
+            try:
+                handle.move_device(device.index, pod)
+            except Exception as exc:
+                raise CniError(RDMA_FAILED, f"cannot move RDMA device {name} into the pod", str(exc)) from exc
+            moved.append(name)
+            log.info(f"moved RDMA device {name} into the pod")
+            after_each(tuple(moved))
+    return tuple(moved)
+
+
+def move_back(names: tuple[str, ...], pod: NetNS, host_ns: NetNS, log: Log) -> None:
+    """From inside the pod toward the host (the kernel looks the device up in the caller's netns)."""
+    if not names:
+        return
+    from hostdev import rdma
+
+    for name in names:
+        try:
+            rdma.move_device_back(name, pod, host_ns)
+        except rdma.RdmaDeviceNotFound:
+            log.info(f"RDMA device {name} is not in the pod (already back)")
+            continue
+        log.info(f"moved RDMA device {name} back to the host")

@@ -1,0 +1,108 @@
+"""The per-attachment record persisted in the state store (its schema, not its storage).
+
+Written before the device is touched (phase ``prepared``), updated after the netdev move
+(``moved``: now we know its pod-side ifindex) and when everything is applied (``attached``), so a
+DEL or GC after a crash at any point knows what to undo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from hostdev.cni.device import DeviceIdentity
+from hostdev.snapshot import LinkSnapshot
+
+PHASES = ("prepared", "moved", "attached")
+
+
+@dataclass(frozen=True, slots=True)
+class RdmaRecord:
+    mode: str  # "exclusive", "shared" or "none" (no RDMA subsystem / not asked)
+    devices: tuple[str, ...] = ()  # RDMA devices of the netdev at ADD
+    moved: tuple[str, ...] = ()  # those moved into the pod (exclusive mode)
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentRecord:
+    device: DeviceIdentity
+    snapshot: LinkSnapshot
+    netns: str  # CNI_NETNS at ADD
+    netns_id: tuple[int, int]  # (st_dev, st_ino) of that namespace: a reused path is not it
+    pod_name: str  # the interface's name inside the pod
+    pod_index: int | None = None  # its ifindex inside the pod, once moved
+    phase: str = "prepared"
+    rdma: RdmaRecord = field(default_factory=lambda: RdmaRecord("none"))
+    result: dict[str, Any] | None = None  # the ADD result, for CHECK
+
+    def advanced(self, **changes: Any) -> AttachmentRecord:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "device": self.device.to_dict(),
+            "snapshot": self.snapshot.to_dict(),
+            "netns": self.netns,
+            "netnsId": list(self.netns_id),
+            "podName": self.pod_name,
+            "podIndex": self.pod_index,
+            "phase": self.phase,
+            "rdma": {"mode": self.rdma.mode, "devices": list(self.rdma.devices), "moved": list(self.rdma.moved)},
+            "result": self.result,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> AttachmentRecord:
+        """ValueError for anything that is not a record this plugin wrote."""
+        try:
+            rdma = data.get("rdma") or {}
+            if not isinstance(rdma, dict):
+                raise ValueError("rdma is not an object")
+            netns_id = data["netnsId"]
+            if not (isinstance(netns_id, list) and len(netns_id) == 2 and all(isinstance(v, int) for v in netns_id)):
+                raise ValueError("netnsId is not [dev, ino]")
+            snapshot = data["snapshot"]
+            if not isinstance(snapshot, dict):
+                raise ValueError("snapshot is not an object")
+            record = cls(
+                device=DeviceIdentity.from_dict(data["device"]),
+                snapshot=LinkSnapshot.from_dict(snapshot),
+                netns=_str(data["netns"]),
+                netns_id=(netns_id[0], netns_id[1]),
+                pod_name=_str(data["podName"]),
+                pod_index=_opt_int(data.get("podIndex")),
+                phase=_str(data.get("phase", "prepared")),
+                rdma=RdmaRecord(
+                    _str(rdma.get("mode", "none")),
+                    tuple(_str(n) for n in rdma.get("devices", [])),
+                    tuple(_str(n) for n in rdma.get("moved", [])),
+                ),
+                result=_opt_dict(data.get("result")),
+            )
+        except KeyError as exc:
+            raise ValueError(f"record lacks {exc}") from None
+        if record.phase not in PHASES:
+            raise ValueError(f"unknown phase {record.phase!r}")
+        return record
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _opt_int(value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _opt_dict(value: object) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("expected an object")
+    return value
