@@ -21,7 +21,7 @@ class InstallError(Exception):
 
 
 def launcher_text(interpreter: str | None = None) -> str:
-    import _cffi_backend  # type: ignore[import-not-found]
+    import _cffi_backend
 
     import cni_main
     import hostdev

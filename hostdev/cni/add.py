@@ -51,7 +51,13 @@ def add(env: CniEnv, conf: PluginConfig, log: Log) -> Result:
     store = StateStore(conf.state_dir)
     with NetNS.current() as host_ns, open_target_netns(env.netns, host_ns) as pod, Handle() as host:
         selector = conf.device.primary
-        device = resolve(selector.kind, selector.value, host)
+        if store.load(key) is not None:
+            raise CniError(DEVICE_BUSY, f"attachment {env.container_id}/{env.ifname} already exists", "run DEL first")
+        try:
+            device = resolve(selector.kind, selector.value, host)
+        except CniError:
+            _refuse_if_held(store, selector.value)  # a device in a pod is gone from the host's view
+            raise
         for check in conf.device.cross_checks:
             other = resolve(check.kind, check.value, host)
             if isinstance(device, ResolvedDevice) and (
@@ -81,10 +87,7 @@ def _attach_locked(
     identity = device.identity
     if store.load(key) is not None:
         raise CniError(DEVICE_BUSY, f"attachment {env.container_id}/{env.ifname} already exists", "run DEL first")
-    holders = [r.key for r in store.find_by_device(identity.id)]
-    if holders:
-        held = holders[0]
-        raise CniError(DEVICE_BUSY, f"device {identity.id} is attached to container {held.container_id} ({held.ifname})")
+    _refuse_if_held(store, identity.id)
     link = host.link(index=identity.host_index)  # under the lock: the one we resolved, as it is now
     if not identity.score(link) and link.name != identity.host_name:
         raise CniError(INVALID_CONFIG, f"device {identity.id} changed while we waited for its lock")
@@ -133,6 +136,18 @@ def _attach_locked(
             log.error(f"ADD failed ({exc}); rolling back")
             _unwind(undo, log)
             raise
+
+
+def _refuse_if_held(store: StateStore, device_id: str) -> None:
+    from hostdev.cni.state import InvalidName
+
+    try:
+        holders = store.find_by_device(device_id)
+    except InvalidName:
+        return
+    if holders:
+        held = holders[0].key
+        raise CniError(DEVICE_BUSY, f"device {device_id} is attached to container {held.container_id} ({held.ifname})")
 
 
 def _return_netdev(record: AttachmentRecord, inside: Handle, host: Handle, host_ns: NetNS, log: Log) -> None:
