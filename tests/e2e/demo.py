@@ -1,0 +1,74 @@
+"""The seed's Verification section, reproduced on a stand-in NIC.
+
+A throwaway "node" netns holds a veth named like the seed's NIC (enp68s0, PCI 0000:44:00.0 in a
+fabricated sysfs); the installed amd-host-device binary is run as Multus would (deviceID and
+pciBusID injected into the seed's NAD config). We show the host and the pod before, after ADD and
+after DEL, and prove the host ends exactly as it began. Everything is removed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.e2e.harness import Node, install_plugin, sh
+
+BDF = "0000:44:00.0"
+NIC = "enp68s0"
+
+
+def show(title: str, text: str) -> None:
+    print(f"\n### {title}")
+    print(text.rstrip() or "(nothing)")
+
+
+def ifconfig(node: Node, ns: str) -> str:
+    proc = sh(f"ip -n {ns} addr show dev {NIC}", check=False)
+    if proc.returncode:
+        return f"{NIC}: error fetching interface information: Device not found"
+    return proc.stdout.decode()
+
+
+def rdma_view(node: Node, ns: str) -> str:
+    proc = sh(f"ip netns exec {ns} rdma link show", check=False)
+    if proc.returncode:
+        return "rdma: this kernel has no RDMA subsystem (see tests/vm for the real-kernel tier)"
+    return proc.stdout.decode() or "(no RDMA links)"
+
+
+def main() -> int:
+    plugin = install_plugin(Path(tempfile.mkdtemp(prefix="hostdev-demo-bin-")))
+    node = Node(plugin)
+    try:
+        node.add_nic(NIC, BDF, addrs=("55.1.1.56/24 brd +", "fd00:55:1:1::56/64 nodad"), mtu=1500)
+        before = node.link_state(NIC)
+        pod = node.add_pod()
+        conf = node.conf(deviceID=BDF, pciBusID=BDF)  # the seed's NAD + what Multus injects
+        print(f"stand-in node: netns {node.host}, pod netns {pod}, plugin {plugin}")
+        show("NAD config the runtime passes on stdin", json.dumps(conf, indent=2))
+        show("On the host (before allocation): rdma link", rdma_view(node, node.host))
+        show(f"On the host (before allocation): ip addr show {NIC}", ifconfig(node, node.host))
+
+        r = node.run("ADD", conf, netns=node.pod_path(pod), container_id="workload-app-nic", ifname="net1")
+        show(f"CNI ADD -> exit {r.code}, result", r.stdout)
+        if not r.ok:
+            print(r.stderr, file=sys.stderr)
+            return 1
+        show(f"On the workload pod (after allocation): ip addr show {NIC}", ifconfig(node, pod))
+        show("On the workload pod (after allocation): rdma link", rdma_view(node, pod))
+        show(f"On the host (after allocation): ip addr show {NIC}", ifconfig(node, node.host))
+
+        r = node.run("DEL", conf, netns=node.pod_path(pod), container_id="workload-app-nic", ifname="net1")
+        show(f"CNI DEL -> exit {r.code}", r.stdout or "(no output: success)")
+        show(f"On the host (after DEL): ip addr show {NIC}", ifconfig(node, node.host))
+        restored = node.link_state(NIC) == before
+        print(f"\nhost interface identical to before (name, MTU, state, addresses, routes): {restored}")
+        return 0 if restored else 1
+    finally:
+        node.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
