@@ -13,7 +13,19 @@ def main(argv: list[str] | None = None) -> int:
     inst.add_argument("--bin-dir", default="/opt/cni/bin")
     inst.add_argument("--name", default="amd-host-device")
     inst.add_argument("--force", action="store_true", help="replace a file that is not a hostdev launcher")
+    show = sub.add_parser("show", help="inventory of the node's NICs and which attachment holds each")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.add_argument("--sysfs", default="/sys", help=argparse.SUPPRESS)
+    show.add_argument("--state-dir", default="/var/lib/cni/amd-host-device")
     args = parser.parse_args(argv)
+    if args.command == "show":
+        import json
+
+        from hostdev.inventory import collect, format_table
+
+        data = collect(args.sysfs, args.state_dir)
+        print(json.dumps(data, indent=2) if args.json else format_table(data))
+        return 0
     if args.command == "install":
         from hostdev.install import InstallError, install
 

@@ -23,12 +23,13 @@ def plan(policy: str, sysfs_devices: tuple[str, ...], netdev_index: int, log: Lo
     if policy == "skip":
         return RdmaRecord("none")
     from hostdev import rdma
+    from hostdev.rdma_errors import RdmaUnavailable
 
     try:
         with rdma.RdmaHandle() as handle:
-            mode = handle.system().netns_mode
+            mode = str(handle.system().netns_mode)
             bound = tuple(d.name for d in rdma.rdma_devices_of_netdev(handle, ifindex=netdev_index))
-    except rdma.RdmaUnavailable:
+    except RdmaUnavailable:
         if policy == "required":
             raise CniError(RDMA_FAILED, "rdma is required but this kernel has no RDMA subsystem") from None
         return RdmaRecord("none")
@@ -65,11 +66,12 @@ def move_back(names: tuple[str, ...], pod: NetNS, host_ns: NetNS, log: Log) -> N
     if not names:
         return
     from hostdev import rdma
+    from hostdev.rdma_errors import RdmaDeviceNotFound
 
     for name in names:
         try:
             rdma.move_device_back(name, pod, host_ns)
-        except rdma.RdmaDeviceNotFound:
+        except RdmaDeviceNotFound:
             log.info(f"RDMA device {name} is not in the pod (already back)")
             continue
         log.info(f"moved RDMA device {name} back to the host")
