@@ -154,7 +154,9 @@ def _bool(conf: Mapping[str, object], key: str, default: bool) -> bool:
     return value
 
 
-def _choice(conf: Mapping[str, object], key: str, choices: tuple[_Choice, ...], default: _Choice) -> _Choice:
+def _choice(
+    conf: Mapping[str, object], key: str, choices: tuple[_Choice, ...], default: _Choice
+) -> _Choice:
     value = conf.get(key)
     if value is None:
         return default
@@ -176,7 +178,9 @@ def _path(conf: Mapping[str, object], key: str, default: str | None) -> str | No
     return value
 
 
-def _seconds(conf: Mapping[str, object], key: str, default: float, low: float, high: float, low_open: bool) -> float:
+def _seconds(
+    conf: Mapping[str, object], key: str, default: float, low: float, high: float, low_open: bool
+) -> float:
     value = conf.get(key)
     if value is None:
         return default
@@ -212,7 +216,9 @@ def parse_plugin_config(conf: Mapping[str, object], command: str) -> PluginConfi
         raise CniError(INVALID_CONFIG, "invalid name", f"{problem}: {shorten(name)}")
     plugin_type = _required_string(conf, "type")
     if not plugin_type or any(char in plugin_type for char in "/\\\x00"):
-        raise CniError(INVALID_CONFIG, "invalid type", f"must be a file name: {shorten(plugin_type)}")
+        raise CniError(
+            INVALID_CONFIG, "invalid type", f"must be a file name: {shorten(plugin_type)}"
+        )
     _check_ipam(conf)
 
     runtime_config = _optional_object(conf, "runtimeConfig") or {}
@@ -235,11 +241,20 @@ def parse_plugin_config(conf: Mapping[str, object], command: str) -> PluginConfi
         log_level=_choice(conf, "logLevel", LOG_LEVELS, "warn"),
         log_file=_path(conf, "logFile", None),
         lock_timeout_seconds=_seconds(
-            conf, "lockTimeoutSeconds", DEFAULT_LOCK_TIMEOUT_SECONDS, 0.0, MAX_LOCK_TIMEOUT_SECONDS, True
+            conf,
+            "lockTimeoutSeconds",
+            DEFAULT_LOCK_TIMEOUT_SECONDS,
+            0.0,
+            MAX_LOCK_TIMEOUT_SECONDS,
+            True,
         ),
         return_timeout_seconds=_seconds(
-            conf, "returnTimeoutSeconds", DEFAULT_RETURN_TIMEOUT_SECONDS, 0.0, MAX_RETURN_TIMEOUT_SECONDS, False
+            conf,
+            "returnTimeoutSeconds",
+            DEFAULT_RETURN_TIMEOUT_SECONDS,
+            0.0,
+            MAX_RETURN_TIMEOUT_SECONDS,
+            False,
         ),
         prev_result=_optional_object(conf, "prevResult"),
     )
-

@@ -19,6 +19,7 @@ Stricter than ``json.loads`` in the ways that matter for input from another prog
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from .errors import DECODE_FAILURE, CniError
 
@@ -41,9 +42,16 @@ def _canonical(value: object) -> str:
 
 def _object_from_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
     obj: dict[str, object] = {}
+    # Canonical text of values already compared, so many repeats of one key cost one
+    # encoding of the kept value, not one per repeat.
+    canonical: dict[str, str] = {}
     for key, value in pairs:
-        if key in obj and _canonical(obj[key]) != _canonical(value):
-            raise _DuplicateKey(key)
+        if key in obj:
+            if key not in canonical:
+                canonical[key] = _canonical(obj[key])
+            if canonical[key] != _canonical(value):
+                raise _DuplicateKey(key)
+            continue
         obj[key] = value
     return obj
 
@@ -71,24 +79,25 @@ def _text_is_encodable(text: str) -> bool:
     return True
 
 
-def _structure_problem(root: object) -> str | None:
-    # Walks iteratively: the point is to judge depth without recursing ourselves.
-    stack: list[tuple[object, int]] = [(root, 1)]
+def _structure_problem(root: dict[str, object]) -> str | None:
+    # Iterative, because the point is to judge depth without recursing ourselves. Only
+    # containers go on the stack; scalars are judged where they are found.
+    stack: list[tuple[list[object] | dict[str, object], int]] = [(root, 1)]
     while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            if depth > MAX_NESTING:
-                return f"nested deeper than {MAX_NESTING} levels"
-            for key, item in value.items():
-                if not _text_is_encodable(key):
-                    return "a key contains an unpaired surrogate escape"
+        container, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return f"nested deeper than {MAX_NESTING} levels"
+        if isinstance(container, dict):
+            if not all(map(_text_is_encodable, container)):
+                return "a key contains an unpaired surrogate escape"
+            items: Iterable[object] = container.values()
+        else:
+            items = container
+        for item in items:
+            if isinstance(item, (dict, list)):
                 stack.append((item, depth + 1))
-        elif isinstance(value, list):
-            if depth > MAX_NESTING:
-                return f"nested deeper than {MAX_NESTING} levels"
-            stack.extend((item, depth + 1) for item in value)
-        elif isinstance(value, str) and not _text_is_encodable(value):
-            return "a string contains an unpaired surrogate escape"
+            elif isinstance(item, str) and not _text_is_encodable(item):
+                return "a string contains an unpaired surrogate escape"
     return None
 
 
@@ -103,7 +112,9 @@ def decode_config(raw: bytes) -> dict[str, object]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CniError(DECODE_FAILURE, "network configuration is not valid UTF-8", str(exc)) from None
+        raise CniError(
+            DECODE_FAILURE, "network configuration is not valid UTF-8", str(exc)
+        ) from None
     if not text.strip():
         raise CniError(DECODE_FAILURE, "network configuration is empty")
     try:
@@ -126,7 +137,9 @@ def decode_config(raw: bytes) -> dict[str, object]:
         ) from None
     except ValueError as exc:
         # json.JSONDecodeError, refused constants, and int() digit-limit errors.
-        raise CniError(DECODE_FAILURE, "network configuration is not valid JSON", str(exc)) from None
+        raise CniError(
+            DECODE_FAILURE, "network configuration is not valid JSON", str(exc)
+        ) from None
     if not isinstance(value, dict):
         raise CniError(
             DECODE_FAILURE,

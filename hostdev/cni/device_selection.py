@@ -83,7 +83,9 @@ def _bus_selector(value: object, source: str, allow_auxiliary: bool) -> DeviceSe
     try:
         return DeviceSelector("auxiliary", parse_auxiliary_id(text), source)
     except InvalidAuxiliaryId:
-        raise _bad(source, "neither a PCI address (DDDD:BB:DD.F) nor an auxiliary device ID", text) from None
+        raise _bad(
+            source, "neither a PCI address (DDDD:BB:DD.F) nor an auxiliary device ID", text
+        ) from None
 
 
 def normalise_mac(text: str) -> str | None:
@@ -105,11 +107,15 @@ def _kernelpath_selector(value: object) -> DeviceSelector:
     trimmed = text.rstrip("/")
     components = trimmed.split("/")[3:]
     if not components or any(part in ("", ".") for part in components):
-        raise _bad("kernelpath", "must name a device directory without empty or '.' components", text)
+        raise _bad(
+            "kernelpath", "must name a device directory without empty or '.' components", text
+        )
     return DeviceSelector("kernelpath", trimmed, "kernelpath")
 
 
-def select_device(conf: Mapping[str, object], runtime_config: Mapping[str, object]) -> DeviceSelection | None:
+def select_device(
+    conf: Mapping[str, object], runtime_config: Mapping[str, object]
+) -> DeviceSelection | None:
     """The device selection of a configuration, or ``None`` when no selection key is present.
 
     Every key present is validated, whether primary or not. ``null`` counts as absent.

@@ -44,7 +44,15 @@ __all__ = [
     "version_result",
 ]
 
-SUPPORTED_VERSIONS: tuple[str, ...] = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
+SUPPORTED_VERSIONS: tuple[str, ...] = (
+    "0.1.0",
+    "0.2.0",
+    "0.3.0",
+    "0.3.1",
+    "0.4.0",
+    "1.0.0",
+    "1.1.0",
+)
 LATEST_VERSION = "1.1.0"
 
 COMMANDS: tuple[str, ...] = ("ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS")
@@ -97,7 +105,9 @@ def check_version(conf_version: object, command: str) -> str:
             f"this plugin supports {', '.join(SUPPORTED_VERSIONS)}",
         )
     if not isinstance(conf_version, str) or conf_version not in SUPPORTED_VERSIONS:
-        shown = shorten(conf_version) if isinstance(conf_version, str) else type(conf_version).__name__
+        shown = (
+            shorten(conf_version) if isinstance(conf_version, str) else type(conf_version).__name__
+        )
         raise CniError(
             INCOMPATIBLE_VERSION,
             "incompatible CNI versions",
@@ -171,7 +181,9 @@ def parse_env(environ: Mapping[str, str]) -> CniEnv:
     if not command:
         raise CniError(INVALID_ENVIRONMENT, "required environment variables missing: CNI_COMMAND")
     if command not in _REQUIRED:
-        raise _invalid("CNI_COMMAND", f"unknown command; expected one of {', '.join(COMMANDS)}", command)
+        raise _invalid(
+            "CNI_COMMAND", f"unknown command; expected one of {', '.join(COMMANDS)}", command
+        )
 
     missing = [name for name in _REQUIRED[command] if not environ.get(name)]
     if missing:
@@ -293,7 +305,9 @@ def parse_valid_attachments(conf: Mapping[str, object]) -> frozenset[GcAttachmen
     for index, entry in enumerate(entries):
         where = f"{key}[{index}]"
         if not isinstance(entry, dict):
-            raise CniError(INVALID_CONFIG, f"{where} must be an object", f"got {type(entry).__name__}")
+            raise CniError(
+                INVALID_CONFIG, f"{where} must be an object", f"got {type(entry).__name__}"
+            )
         container_id = entry.get("containerID")
         ifname = entry.get("ifname")
         if not isinstance(container_id, str):
@@ -302,9 +316,15 @@ def parse_valid_attachments(conf: Mapping[str, object]) -> frozenset[GcAttachmen
             raise CniError(INVALID_CONFIG, f"{where}.ifname must be a string")
         problem = container_id_problem(container_id)
         if problem is not None:
-            raise CniError(INVALID_CONFIG, f"invalid {where}.containerID", f"{problem}: {shorten(container_id)}")
+            raise CniError(
+                INVALID_CONFIG,
+                f"invalid {where}.containerID",
+                f"{problem}: {shorten(container_id)}",
+            )
         problem = interface_name_problem(ifname)
         if problem is not None:
-            raise CniError(INVALID_CONFIG, f"invalid {where}.ifname", f"{problem}: {shorten(ifname)}")
+            raise CniError(
+                INVALID_CONFIG, f"invalid {where}.ifname", f"{problem}: {shorten(ifname)}"
+            )
         found.add(GcAttachment(container_id, ifname))
     return frozenset(found)

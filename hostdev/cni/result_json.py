@@ -40,7 +40,9 @@ _ROUTE_EXTRAS = ("mtu", "advmss", "priority", "table", "scope")
 def format_result(version: str, result: Result) -> dict[str, object]:
     """``result`` as the JSON object spec ``version`` defines (see the module docstring)."""
     if version not in SUPPORTED_VERSIONS:
-        raise CniError(INCOMPATIBLE_VERSION, "cannot write a result for this CNI version", repr(version))
+        raise CniError(
+            INCOMPATIBLE_VERSION, "cannot write a result for this CNI version", repr(version)
+        )
     if version in _LEGACY:
         out = _legacy_result(version, result)
     else:
@@ -202,7 +204,9 @@ def _strings(obj: Mapping[str, object], key: str, where: str) -> tuple[str, ...]
     items = _list(obj, key, where)
     for index, item in enumerate(items):
         if not isinstance(item, str):
-            raise _bad(f"{_at(where, key)}[{index}]", f"expected a string, got {type(item).__name__}")
+            raise _bad(
+                f"{_at(where, key)}[{index}]", f"expected a string, got {type(item).__name__}"
+            )
     return tuple(item for item in items if isinstance(item, str))
 
 
@@ -260,7 +264,9 @@ def _read_legacy(obj: Mapping[str, object]) -> tuple[list[IPConfig], list[Route]
         if obj.get(key) is None:
             continue
         block = _object(obj[key], key)
-        ips.append(IPConfig(address=_cidr(block, "ip", key), gateway=_opt_ip(block, "gateway", key)))
+        ips.append(
+            IPConfig(address=_cidr(block, "ip", key), gateway=_opt_ip(block, "gateway", key))
+        )
         for index, route in enumerate(_list(block, "routes", key)):
             routes.append(_read_route(route, f"{key}.routes[{index}]"))
     return ips, routes
@@ -275,7 +281,9 @@ def parse_prev_result(version: str, obj: object) -> Result:
     CIDR or IP text, indexes non-negative integers); ``null`` counts as absent.
     """
     if not isinstance(obj, dict):
-        raise CniError(INVALID_CONFIG, "invalid prevResult", f"expected an object, got {type(obj).__name__}")
+        raise CniError(
+            INVALID_CONFIG, "invalid prevResult", f"expected an object, got {type(obj).__name__}"
+        )
     root: Mapping[str, object] = obj
     modern = any(root.get(key) is not None for key in ("interfaces", "ips", "routes"))
     legacy = any(root.get(key) is not None for key in ("ip4", "ip6"))

@@ -63,7 +63,8 @@ def merge(prev: Result, ours: Result) -> Result:
     """
     offset = len(prev.interfaces)
     shifted = tuple(
-        ip if ip.interface is None else replace(ip, interface=ip.interface + offset) for ip in ours.ips
+        ip if ip.interface is None else replace(ip, interface=ip.interface + offset)
+        for ip in ours.ips
     )
     return Result(
         interfaces=prev.interfaces + ours.interfaces,
