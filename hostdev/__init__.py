@@ -13,7 +13,7 @@ The public API, imported lazily so that ``import hostdev`` costs nothing the cal
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # not typing's: importing typing costs the CNI binary start-up time
 
 __version__ = "0.1.0"
 
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from hostdev.snapshot import ApplyReport, LinkSnapshot, apply_snapshot, move_link, take_snapshot
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'hostdev' has no attribute {name!r}")

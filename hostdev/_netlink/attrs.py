@@ -137,7 +137,10 @@ class AttrSet:
         kind = attr.kind
         fixed = _FIXED.get(kind)
         if fixed is not None:
-            return fixed.pack(value)
+            try:
+                return fixed.pack(value)
+            except struct.error:  # out of range or not an int: a caller's mistake, not ours
+                raise ValueError(f"{self.prefix}{attr.name}: {value!r} does not fit {kind.name}") from None
         if kind is Kind.STRING:
             if not isinstance(value, str):
                 raise TypeError(f"{self.prefix}{attr.name} takes a str")
@@ -153,8 +156,9 @@ class AttrSet:
                 raise TypeError(f"{self.prefix}{attr.name} has no table: pass encoded bytes")
             return attr.nested.encode(value)  # type: ignore[arg-type]
         if kind is Kind.UINT:
-            number = int(value)  # type: ignore[call-overload]
-            return _U32.pack(number) if number <= 0xFFFFFFFF else _U64.pack(number)
+            if not isinstance(value, int) or not 0 <= value < 1 << 64:
+                raise ValueError(f"{self.prefix}{attr.name}: {value!r} does not fit UINT")
+            return _U32.pack(value) if value <= 0xFFFFFFFF else _U64.pack(value)
         if kind is Kind.FLAG:
             return b""
         raise TypeError(f"{self.prefix}{attr.name} cannot be encoded")

@@ -137,7 +137,12 @@ def dump_addresses_body(family: int, index: int) -> bytes:
 
 
 def address_body(addr: Address, index: int, *, for_delete: bool = False) -> bytes:
-    """``ip addr add|del``: ifaddrmsg + IFA_LOCAL/IFA_ADDRESS (+ broadcast, label, flags, lifetimes)."""
+    """``ip addr add|del ADDR/LEN [peer P] [broadcast B] [label L] [metric M] dev X [flags]
+    [valid_lft V preferred_lft P]``, attribute for attribute as ip(8) sends it.
+
+    Like ip(8), IFA_LOCAL always carries the address and IFA_ADDRESS the peer (or the address
+    again), for both families; flags above 0xff travel only in IFA_FLAGS (the u8 stays 0).
+    """
     family = addr.family
     maxlen = 32 if family == AF_INET else 128
     if not 0 <= addr.prefixlen <= maxlen:
@@ -145,26 +150,23 @@ def address_body(addr: Address, index: int, *, for_delete: bool = False) -> byte
     own = _pton(family, addr.address)
     peer = _pton(family, addr.peer) if addr.peer else None
     settable = IPV4_SETTABLE_FLAGS if family == AF_INET else IPV6_SETTABLE_FLAGS
-    flags = addr.flags & settable
-    pairs: list[tuple[str, object]] = []
-    if family == AF_INET:
-        pairs.append(("LOCAL", own))
-        pairs.append(("ADDRESS", peer or own))
-    elif peer is not None:
-        pairs.append(("LOCAL", own))
+    flags = 0 if for_delete else addr.flags & settable
+    pairs: list[tuple[str, object]] = [("LOCAL", own)]
+    if peer is not None:
         pairs.append(("ADDRESS", peer))
-    else:
-        pairs.append(("ADDRESS", own))
     if not for_delete:
         if addr.broadcast and family == AF_INET:
             pairs.append(("BROADCAST", _pton(family, addr.broadcast)))
         if addr.label and family == AF_INET:
             pairs.append(("LABEL", addr.label))
-        if addr.valid_lft != INFINITY_LIFE_TIME or addr.preferred_lft != INFINITY_LIFE_TIME:
-            pairs.append(("CACHEINFO", IFA_CACHEINFO.pack(addr.preferred_lft, addr.valid_lft, 0, 0)))
-        if flags > 0xFF:
-            pairs.append(("FLAGS", flags))
         if addr.metric:
             pairs.append(("RT_PRIORITY", addr.metric))
-    u8_flags = 0 if for_delete else flags & 0xFF
-    return IFADDRMSG.pack(family, addr.prefixlen, u8_flags, addr.scope, index) + IFA.encode(pairs)
+        if flags > 0xFF:
+            pairs.append(("FLAGS", flags))
+    if peer is None:
+        pairs.append(("ADDRESS", own))
+    if not for_delete and (addr.valid_lft != INFINITY_LIFE_TIME or addr.preferred_lft != INFINITY_LIFE_TIME):
+        pairs.append(("CACHEINFO", IFA_CACHEINFO.pack(addr.preferred_lft, addr.valid_lft, 0, 0)))
+    u8_flags = flags if flags <= 0xFF else 0
+    scope = 0 if for_delete else addr.scope  # deletes match on address and prefix only
+    return IFADDRMSG.pack(family, addr.prefixlen, u8_flags, scope, index) + IFA.encode(pairs)

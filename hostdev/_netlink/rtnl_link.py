@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hostdev._netlink.attrs import Buffer
+from hostdev._netlink.attrs import Buffer, encode_attr
 from hostdev._netlink.rtnl_tables import (
     AF_UNSPEC,
     IFF_UP,
@@ -196,11 +196,15 @@ def set_link_body(
         pairs.append(("MTU", mtu))
     if mac is not None:
         pairs.append(("ADDRESS", parse_mac(mac)))
+    body = ifinfomsg(index, flags, change) + IFLA.encode(pairs)
     if alias is not None:
-        if len(alias.encode()) >= IFALIASZ:
+        raw = alias.encode("utf-8", "surrogateescape")
+        if len(raw) >= IFALIASZ:
             raise ValueError(f"alias longer than {IFALIASZ - 1} bytes")
-        pairs.append(("IFALIAS", alias))
-    return ifinfomsg(index, flags, change) + IFLA.encode(pairs)
+        # Unterminated, as ip(8) sends it: dev_set_alias() stores nla_len bytes verbatim, so a
+        # NUL would count against IFALIASZ (a 255-byte alias would be refused) and be stored.
+        body += encode_attr(_IFALIAS, raw)
+    return body
 
 
 def check_ifname(name: str) -> str:

@@ -127,7 +127,9 @@ def dump_routes_body(family: int, oif: int | None = None, table: int | None = No
 
 
 def route_body(route: Route, oif: int, *, for_delete: bool = False) -> bytes:
-    """``ip route add|del``: rtmsg + DST, GATEWAY, OIF, PRIORITY, PREFSRC, TABLE, METRICS, PREF."""
+    """``ip route add|del DST [from SRC] [via GW] [metric M] [src PREFSRC] [table T] [pref P]
+    dev X [mtu …]``, attribute for attribute as ip(8) sends it: a table below 256 travels in
+    ``rtm_table`` only, a larger one in RTA_TABLE."""
     family = route.family
     rt_table = route.table if route.table < 256 else RT_TABLE_UNSPEC
     header = RTMSG.pack(
@@ -141,14 +143,15 @@ def route_body(route: Route, oif: int, *, for_delete: bool = False) -> bytes:
         pairs.append(("SRC", _pton(family, route.src)))
     if route.gateway is not None:
         pairs.append(("GATEWAY", _pton(family, route.gateway)))
-    pairs.append(("OIF", oif))
     if route.priority is not None:
         pairs.append(("PRIORITY", route.priority))
     if route.prefsrc is not None and not for_delete:
         pairs.append(("PREFSRC", _pton(family, route.prefsrc)))
-    pairs.append(("TABLE", route.table))
-    if route.metrics and not for_delete:
-        pairs.append(("METRICS", RTAX.encode([(RTAX.by_number[k].name, v) for k, v in route.metrics])))
+    if route.table >= 256:
+        pairs.append(("TABLE", route.table))
     if route.pref is not None and not for_delete:
         pairs.append(("PREF", route.pref))
+    pairs.append(("OIF", oif))
+    if route.metrics and not for_delete:
+        pairs.append(("METRICS", RTAX.encode([(RTAX.by_number[k].name, v) for k, v in route.metrics])))
     return header + RTA.encode(pairs)

@@ -108,6 +108,8 @@ def iter_messages(buf: bytes | bytearray | memoryview, size: int | None = None) 
     silent stop or an endless loop: every step moves forward by at least ``NLMSG_HDRLEN``.
     """
     end = len(buf) if size is None else size
+    if end > len(buf):
+        raise DecodeError(f"datagram size {end} exceeds its {len(buf)}-byte buffer")
     offset = 0
     while offset < end:
         if end - offset < NLMSG_HDRLEN:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import IO, Mapping
 
 from hostdev.cni.errors import CniError
+
+TYPE_CHECKING = False  # typing itself is not imported at run time: it costs start-up
+if TYPE_CHECKING:
+    from typing import IO, Mapping
 
 INTERNAL_ERROR = 999
 
@@ -25,7 +28,7 @@ def main(environ: Mapping[str, str] | None = None, stdin: IO[bytes] | None = Non
     command = environ.get("CNI_COMMAND", "")
     try:
         if command == "VERSION":  # answered whatever the configuration says
-            from hostdev.cni.protocol import peek_cni_version, version_result
+            from hostdev.cni.versions import peek_cni_version, version_result
 
             raw = _read_stdin(stdin)
             _emit(stdout, version_result(peek_cni_version(raw)))
@@ -103,7 +106,7 @@ def _read_stdin(stdin: IO[bytes]) -> bytes:
 
 
 def _reply_version(raw: bytes) -> str:
-    from hostdev.cni.protocol import peek_cni_version, reply_version
+    from hostdev.cni.versions import peek_cni_version, reply_version
 
     return reply_version(peek_cni_version(raw)) if raw else reply_version(None)
 

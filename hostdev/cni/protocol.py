@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .decode import MAX_CONFIG_BYTES, MAX_NESTING, decode_config
+from .versions import LATEST_VERSION, SUPPORTED_VERSIONS, peek_cni_version, reply_version, version_result
 from .errors import INCOMPATIBLE_VERSION, INVALID_CONFIG, INVALID_ENVIRONMENT, CniError
 from .names import (
     MAX_PATH_LEN,
@@ -44,16 +45,6 @@ __all__ = [
     "version_result",
 ]
 
-SUPPORTED_VERSIONS: tuple[str, ...] = (
-    "0.1.0",
-    "0.2.0",
-    "0.3.0",
-    "0.3.1",
-    "0.4.0",
-    "1.0.0",
-    "1.1.0",
-)
-LATEST_VERSION = "1.1.0"
 
 COMMANDS: tuple[str, ...] = ("ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS")
 
@@ -121,35 +112,6 @@ def check_version(conf_version: object, command: str) -> str:
             f"config is {conf_version}; {command} needs cniVersion {first} or later",
         )
     return conf_version
-
-
-def reply_version(conf_version: object) -> str:
-    """The ``cniVersion`` to stamp on a reply: the configuration's if supported, else latest."""
-    if isinstance(conf_version, str) and conf_version in SUPPORTED_VERSIONS:
-        return conf_version
-    return LATEST_VERSION
-
-
-def peek_cni_version(raw: bytes) -> object:
-    """The ``cniVersion`` value in raw configuration bytes, or ``None``; never raises.
-
-    For the places that must answer even when the configuration is broken: VERSION, and
-    choosing the version to stamp on an error about the configuration itself.
-    """
-    try:
-        return decode_config(raw).get("cniVersion")
-    except CniError:
-        return None
-
-
-def version_result(requested: object = None) -> dict[str, object]:
-    """The VERSION reply.
-
-    SPEC.md says its ``cniVersion`` is the one given on input; libcni's skel ignores the input
-    and answers with its latest. Both are honoured: a supported requested version is echoed,
-    anything else (absent, garbage, a future version) gets :data:`LATEST_VERSION`.
-    """
-    return {"cniVersion": reply_version(requested), "supportedVersions": list(SUPPORTED_VERSIONS)}
 
 
 @dataclass(frozen=True, slots=True)
