@@ -33,6 +33,17 @@ def plan(policy: str, sysfs_devices: tuple[str, ...], netdev_index: int, log: Lo
         if policy == "required":
             raise CniError(RDMA_FAILED, "rdma is required but this kernel has no RDMA subsystem") from None
         return RdmaRecord("none")
+    soft = [name for name in bound if name not in sysfs_devices]
+    if soft:
+        # Soft-RoCE (rxe) hangs off the netdev, not a PCI function: the kernel destroys it when
+        # the netdev changes netns, and it cannot follow (no netns support). Refuse rather than
+        # lose it; "rdma": "skip" proceeds knowingly.
+        raise CniError(
+            RDMA_FAILED,
+            f"RDMA device(s) {', '.join(soft)} on this netdev would be destroyed by the move",
+            "soft RDMA devices (rxe) are deleted by the kernel when their netdev changes netns and "
+            'cannot move with it; set "rdma": "skip" to attach the netdev without them',
+        )
     devices = tuple(dict.fromkeys(sysfs_devices + bound))
     if policy == "required" and not devices:
         raise CniError(RDMA_FAILED, "rdma is required but the device has no RDMA device")
