@@ -64,12 +64,12 @@ def restore(
         if pod is not None:
             pod.close()
     link = identity.find(host.links(), pod_index=record.pod_index, pod_name=record.pod_name)
-    if link is None and record.phase != "prepared":
+    if link is None:
+        # Even a "prepared" record may have moved: a crash can fall between the move and the
+        # state update that records it.
         log.info(f"waiting up to {return_timeout_s:g}s for {identity.id} to return to the host")
         link = wait_for_return(host, record, return_timeout_s)
     if link is None:
-        if record.phase == "prepared":
-            raise CniError(TRY_AGAIN_LATER, f"device {identity.id} is not in the host namespace", "it was never moved")
         return "pending"
     _restore_on_host(record, link, host, log)
     crash_point("del:after-addresses", state_dir)
