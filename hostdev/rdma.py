@@ -76,6 +76,11 @@ class RdmaHandle:
         self.netns = netns
         self.sock: NetlinkSocket = _open_socket(netns)
 
+    @staticmethod
+    def available(netns: NetNS | None = None) -> bool:
+        """Is there an RDMA subsystem at all? (see :func:`rdma_available`)"""
+        return rdma_available(netns)
+
     @classmethod
     def open_if_available(cls, netns: NetNS | None = None) -> RdmaHandle | None:
         """A handle, or None when the kernel has no RDMA subsystem."""

@@ -7,12 +7,14 @@ general "set" builder here: :func:`move_device_body` and :func:`rename_device_bo
 only ways to build a SET, and neither can carry the other's attribute.
 
 Copy-on-fork is reported by ``SYS_GET`` but is not settable (the kernel always reports 1 and
-``SYS_SET`` ignores it), so there is no builder for it.
+``nldev_set_sys_set_doit`` handles only the netns mode and the privileged-qkey mode), so there
+is no builder for it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Literal
 
 from hostdev._netlink.attrs import Buffer
@@ -94,7 +96,7 @@ def parse_guid(text: str) -> int:
     return int(digits, 16)
 
 
-def _enum_name(enum: type[NodeType] | type[PortState] | type[PortPhysState], value: int) -> str:
+def _enum_name(enum: type[IntEnum], value: int) -> str:
     try:
         return enum(value).name
     except ValueError:
@@ -257,14 +259,10 @@ def decode_system(buf: Buffer, msg: MessageHeader) -> RdmaSystem:
     _check_type(msg, (RDMA_NLDEV_CMD_SYS_GET,), "RDMA system")
     attrs = NLDEV.decode(buf, msg.payload, msg.end, SYSTEM_ATTRS)
     mode = _int(attrs, _NETNS_MODE, "RDMA system")
-    if mode == NetnsMode.EXCLUSIVE:
-        name: NetnsModeName = "exclusive"
-    elif mode == NetnsMode.SHARED:
-        name = "shared"
-    else:
+    if mode not in (NetnsMode.EXCLUSIVE, NetnsMode.SHARED):
         raise DecodeError(f"RDMA system: netns mode {mode} is neither exclusive (0) nor shared (1)")
     return RdmaSystem(
-        netns_mode=name,
+        netns_mode="exclusive" if mode == NetnsMode.EXCLUSIVE else "shared",
         copy_on_fork=_opt_bool(attrs, _COPY_ON_FORK),
         privileged_qkey=_opt_bool(attrs, _PRIVILEGED_QKEY),
         monitor_mode=_opt_bool(attrs, _MONITOR_MODE),
@@ -278,6 +276,10 @@ def _u32(value: int, what: str) -> int:
     return value
 
 
+def _index(index: int) -> bytes:
+    return NLDEV.encode_one("ATTR_DEV_INDEX", _u32(index, "device index"))
+
+
 def dump_devices_body() -> bytes:
     """``rdma dev show`` (a dump; the kernel lists the devices visible from the socket's netns)."""
     return b""
@@ -285,19 +287,17 @@ def dump_devices_body() -> bytes:
 
 def get_device_body(index: int) -> bytes:
     """``rdma dev show`` for one device; the kernel looks devices up only by index."""
-    return NLDEV.encode_one("ATTR_DEV_INDEX", _u32(index, "device index"))
+    return _index(index)
 
 
 def get_port_body(dev_index: int, port_index: int) -> bytes:
     """``rdma link show DEV/PORT`` (what iproute2 sends: one request per port)."""
-    return NLDEV.encode_one("ATTR_DEV_INDEX", _u32(dev_index, "device index")) + NLDEV.encode_one(
-        "ATTR_PORT_INDEX", _u32(port_index, "port index")
-    )
+    return _index(dev_index) + NLDEV.encode_one("ATTR_PORT_INDEX", _u32(port_index, "port index"))
 
 
 def dump_ports_body(dev_index: int) -> bytes:
     """Every port of one device (the kernel's PORT_GET dump needs the device index)."""
-    return NLDEV.encode_one("ATTR_DEV_INDEX", _u32(dev_index, "device index"))
+    return _index(dev_index)
 
 
 def sys_get_body() -> bytes:
@@ -324,16 +324,12 @@ def move_device_body(index: int, netns_fd: int) -> bytes:
     """``rdma dev set DEV netns NS``: ``DEV_INDEX`` + ``NET_NS_FD`` and nothing else."""
     if not isinstance(netns_fd, int) or isinstance(netns_fd, bool) or not 0 <= netns_fd < 2**31:
         raise ValueError(f"netns fd must be a non-negative int, not {netns_fd!r}")
-    return NLDEV.encode_one("ATTR_DEV_INDEX", _u32(index, "device index")) + NLDEV.encode_one(
-        "NET_NS_FD", netns_fd
-    )
+    return _index(index) + NLDEV.encode_one("NET_NS_FD", netns_fd)
 
 
 def rename_device_body(index: int, name: str) -> bytes:
     """``rdma dev set DEV name NEW``: ``DEV_INDEX`` + ``DEV_NAME`` and nothing else."""
-    return NLDEV.encode_one("ATTR_DEV_INDEX", _u32(index, "device index")) + NLDEV.encode_one(
-        "ATTR_DEV_NAME", check_device_name(name)
-    )
+    return _index(index) + NLDEV.encode_one("ATTR_DEV_NAME", check_device_name(name))
 
 
 def check_device_name(name: str) -> str:
