@@ -31,6 +31,12 @@ _EXPORTS = {
     "take_snapshot": "hostdev.snapshot",
     "move_link": "hostdev.snapshot",
     "apply_snapshot": "hostdev.snapshot",
+    "RdmaHandle": "hostdev.rdma",
+    "rdma_available": "hostdev.rdma",
+    "move_device_back": "hostdev.rdma",
+    "RdmaUnavailable": "hostdev.rdma_errors",
+    "RdmaDeviceNotFound": "hostdev.rdma_errors",
+    "RdmaNetlinkError": "hostdev.rdma_errors",
     "HostdevError": "hostdev.errors",
     "NetlinkError": "hostdev.errors",
     "DecodeError": "hostdev.errors",
@@ -47,6 +53,8 @@ if TYPE_CHECKING:
     from hostdev.errors import DecodeError, HostdevError, LinkNotFound, NetlinkError, NetnsError
     from hostdev.handle import Handle
     from hostdev.netns import NetNS, entered, new_netns, open_netns
+    from hostdev.rdma import RdmaHandle, move_device_back, rdma_available
+    from hostdev.rdma_errors import RdmaDeviceNotFound, RdmaNetlinkError, RdmaUnavailable
     from hostdev.snapshot import ApplyReport, LinkSnapshot, apply_snapshot, move_link, take_snapshot
 
 
