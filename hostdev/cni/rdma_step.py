@@ -22,6 +22,10 @@ def plan(policy: str, sysfs_devices: tuple[str, ...], netdev_index: int, log: Lo
     """What RDMA devices go with this netdev, and whether they must move (host view, at ADD)."""
     if policy == "skip":
         return RdmaRecord("none")
+    if not _kernel_has_rdma():
+        if policy == "required":
+            raise CniError(RDMA_FAILED, "rdma is required but this kernel has no RDMA subsystem")
+        return RdmaRecord("none")
     from hostdev import rdma
     from hostdev.rdma_errors import RdmaUnavailable
 
@@ -49,6 +53,19 @@ def plan(policy: str, sysfs_devices: tuple[str, ...], netdev_index: int, log: Lo
         raise CniError(RDMA_FAILED, "rdma is required but the device has no RDMA device")
     log.debug(f"rdma: mode {mode}, devices {', '.join(devices) or 'none'}")
     return RdmaRecord(mode, devices)
+
+
+def _kernel_has_rdma() -> bool:
+    """One socket() call, before importing the RDMA codec: most CNI calls on most nodes end here."""
+    import socket
+
+    from hostdev._netlink.wire import NETLINK_RDMA
+
+    try:
+        socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_RDMA).close()
+    except OSError:
+        return False
+    return True
 
 
 def move_in(record: RdmaRecord, pod: NetNS, log: Log, after_each: Callable[[tuple[str, ...]], None]) -> tuple[str, ...]:
