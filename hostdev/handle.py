@@ -37,6 +37,7 @@ from hostdev.errors import LinkNotFound, NetlinkError
 from hostdev.netns import NetNS, socket_in
 
 _ENODEV = 19
+_ENOENT = 2
 
 
 def _link_req(name: str) -> Request:
@@ -146,7 +147,13 @@ class Handle:
         found: list[Route] = []
         for family in families:
             body = rtnl_route.dump_routes_body(family, oif=index, table=table)
-            found += self.sock.dump(RTM_GETROUTE, body, _route_req(f"RTM_GETROUTE ifindex={index}"), rtnl_route.decode_route)
+            try:
+                found += self.sock.dump(RTM_GETROUTE, body, _route_req(f"RTM_GETROUTE ifindex={index}"), rtnl_route.decode_route)
+            except NetlinkError as exc:
+                # A family-specific dump of a table the family never created fails with ENOENT
+                # ("FIB table does not exist"): that table simply holds none of our routes.
+                if table is None or exc.errno != _ENOENT:
+                    raise
         return found
 
     def add_route(self, index: int, route: Route, *, replace: bool = False) -> None:

@@ -25,6 +25,9 @@ IFNAMSIZ = 16
 ALTIFNAMSIZ = 128
 IFALIASZ = 256
 
+_HEX = frozenset("0123456789abcdefABCDEF")
+_BAD_IFNAME_CHARS = "/:\0 \t\n\v\f\r"  # dev_valid_name(): '/', ':' and C isspace()
+
 # What ip(8) asks for on a get: VF info (cheap for non-PFs) and no statistics.
 GET_EXT_MASK = RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS
 
@@ -56,12 +59,10 @@ def format_mac(raw: bytes) -> str:
 def parse_mac(text: str) -> bytes:
     """``aa:bb:cc:dd:ee:ff`` (any case, ``:`` or ``-``) to bytes; ValueError otherwise."""
     parts = text.replace("-", ":").split(":")
-    if len(parts) not in (6, 20) or any(len(p) != 2 for p in parts):
+    # int(p, 16) alone would take " f" or "+f": insist on two hex digits per byte
+    if len(parts) not in (6, 20) or any(len(p) != 2 or not _HEX.issuperset(p) for p in parts):
         raise ValueError(f"not a MAC address: {text[:64]!r}")
-    try:
-        return bytes(int(p, 16) for p in parts)
-    except ValueError:
-        raise ValueError(f"not a MAC address: {text[:64]!r}") from None
+    return bytes(int(p, 16) for p in parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +211,6 @@ def set_link_body(
 def check_ifname(name: str) -> str:
     """The kernel's own rules (``dev_valid_name``), checked before a request leaves."""
     raw = name.encode("utf-8", "surrogateescape")
-    if not raw or len(raw) >= IFNAMSIZ or name in (".", "..") or any(c in name for c in "/: \t\n\0"):
+    if not raw or len(raw) >= IFNAMSIZ or name in (".", "..") or any(c in name for c in _BAD_IFNAME_CHARS):
         raise ValueError(f"invalid interface name {name[:32]!r}")
     return name

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from hostdev._netlink.attrs import Buffer
 from hostdev._netlink.rtnl_tables import (
     AF_INET,
+    AF_INET6,
     RT_SCOPE_UNIVERSE,
     RT_TABLE_MAIN,
     RT_TABLE_UNSPEC,
@@ -34,6 +35,7 @@ _METRICS = RTA["METRICS"]
 _MULTIPATH = RTA["MULTIPATH"]
 _TABLE = RTA["TABLE"]
 _PREF = RTA["PREF"]
+_ADDR_LEN = {AF_INET: 4, AF_INET6: 16}
 ROUTE_ATTRS = frozenset({_DST, _SRC, _OIF, _GATEWAY, _PRIORITY, _PREFSRC, _METRICS, _MULTIPATH, _TABLE, _PREF})
 
 
@@ -102,7 +104,7 @@ def decode_route(buf: Buffer, msg: MessageHeader) -> Route:
 def _text(family: int, raw: object) -> str | None:
     if not isinstance(raw, bytes):
         return None
-    if len(raw) != (4 if family == AF_INET else 16):
+    if len(raw) != _ADDR_LEN.get(family, -1):
         raise DecodeError(f"route address of {len(raw)} bytes for family {family}")
     return socket.inet_ntop(family, raw)
 

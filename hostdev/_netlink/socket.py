@@ -114,6 +114,7 @@ class NetlinkSocket:
     def _collect(self, seq: int, sent: bytes, what: Request, decode: Decoder[T] | None) -> tuple[list[T], bool]:
         results: list[T] = []
         interrupted = False
+        failure: Exception | None = None
         view = self._view
         while True:
             size = self._sock.recv_into(self._buf, 0, _socket.MSG_TRUNC)
@@ -125,6 +126,8 @@ class NetlinkSocket:
                 if msg.flags & NLM_F_DUMP_INTR:
                     interrupted = True
                 if msg.type == NLMSG_ERROR or msg.type == NLMSG_DONE:
+                    if failure is not None:
+                        raise failure
                     ack = parse_ack(view, msg)
                     if ack.error:
                         raise NetlinkError(
@@ -136,8 +139,13 @@ class NetlinkSocket:
                     return results, interrupted
                 if msg.type in (NLMSG_NOOP, NLMSG_OVERRUN):
                     continue
-                if decode is not None:
-                    results.append(decode(view, msg))
+                if decode is not None and failure is None:
+                    try:
+                        results.append(decode(view, msg))
+                    except Exception as exc:
+                        # Read on to the end of this reply before raising: a dump left half-read
+                        # makes the kernel refuse the socket's next dump with EBUSY.
+                        failure = exc
 
 
 def _attribute_at(sent: bytes, offset: int | None, what: Request) -> str | None:
