@@ -46,16 +46,31 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-if TYPE_CHECKING:
-    from hostdev._netlink.rtnl_addr import Address
-    from hostdev._netlink.rtnl_link import Link
-    from hostdev._netlink.rtnl_route import Route
-    from hostdev.errors import DecodeError, HostdevError, LinkNotFound, NetlinkError, NetnsError
-    from hostdev.handle import Handle
-    from hostdev.netns import NetNS, entered, new_netns, open_netns
-    from hostdev.rdma import RdmaHandle, move_device_back, rdma_available
-    from hostdev.rdma_errors import RdmaDeviceNotFound, RdmaNetlinkError, RdmaUnavailable
-    from hostdev.snapshot import ApplyReport, LinkSnapshot, apply_snapshot, move_link, take_snapshot
+if TYPE_CHECKING:  # explicit re-exports ("import X as X") so mypy --strict users see them
+    from hostdev._netlink.rtnl_addr import Address as Address
+    from hostdev._netlink.rtnl_link import Link as Link
+    from hostdev._netlink.rtnl_route import Route as Route
+    from hostdev.errors import DecodeError as DecodeError
+    from hostdev.errors import HostdevError as HostdevError
+    from hostdev.errors import LinkNotFound as LinkNotFound
+    from hostdev.errors import NetlinkError as NetlinkError
+    from hostdev.errors import NetnsError as NetnsError
+    from hostdev.handle import Handle as Handle
+    from hostdev.netns import NetNS as NetNS
+    from hostdev.netns import entered as entered
+    from hostdev.netns import new_netns as new_netns
+    from hostdev.netns import open_netns as open_netns
+    from hostdev.rdma import RdmaHandle as RdmaHandle
+    from hostdev.rdma import move_device_back as move_device_back
+    from hostdev.rdma import rdma_available as rdma_available
+    from hostdev.rdma_errors import RdmaDeviceNotFound as RdmaDeviceNotFound
+    from hostdev.rdma_errors import RdmaNetlinkError as RdmaNetlinkError
+    from hostdev.rdma_errors import RdmaUnavailable as RdmaUnavailable
+    from hostdev.snapshot import ApplyReport as ApplyReport
+    from hostdev.snapshot import LinkSnapshot as LinkSnapshot
+    from hostdev.snapshot import apply_snapshot as apply_snapshot
+    from hostdev.snapshot import move_link as move_link
+    from hostdev.snapshot import take_snapshot as take_snapshot
 
 
 def __getattr__(name: str) -> object:
