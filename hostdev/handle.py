@@ -142,13 +142,17 @@ class Handle:
         self.sock.request(RTM_DELADDR, body, _addr_req(f"RTM_DELADDR {addr.cidr} ifindex={index}"))
 
     # --- routes ---
-    def routes(self, index: int, families: Iterable[int] = (AF_INET, AF_INET6), table: int | None = None) -> list[Route]:
-        """``ip route show table all dev X`` (IPv4 then IPv6), filtered in the kernel."""
+    def routes(
+        self, index: int, families: Iterable[int] = (AF_INET, AF_INET6), table: int | None = None, *, user_only: bool = False
+    ) -> list[Route]:
+        """``ip route show table all dev X`` (IPv4 then IPv6), filtered in the kernel; with
+        ``user_only``, without the routes the kernel makes itself (see ``is_kernel_made``)."""
         found: list[Route] = []
+        decode = rtnl_route.decode_user_route if user_only else rtnl_route.decode_route
         for family in families:
             body = rtnl_route.dump_routes_body(family, oif=index, table=table)
             try:
-                found += self.sock.dump(RTM_GETROUTE, body, _route_req(f"RTM_GETROUTE ifindex={index}"), rtnl_route.decode_route)
+                found += [r for r in self.sock.dump(RTM_GETROUTE, body, _route_req(f"RTM_GETROUTE ifindex={index}"), decode) if r]
             except NetlinkError as exc:
                 # A family-specific dump of a table the family never created fails with ENOENT
                 # ("FIB table does not exist"): that table simply holds none of our routes.

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from hostdev._netlink.rtnl_addr import Address
 from hostdev._netlink.rtnl_link import IFNAMSIZ, Link
-from hostdev._netlink.rtnl_route import Route
+from hostdev._netlink.rtnl_route import Route, is_kernel_made
 from hostdev._netlink.rtnl_tables import (
     AF_INET6,
     IFA_F_DADFAILED,
@@ -23,10 +23,6 @@ from hostdev._netlink.rtnl_tables import (
     IFA_F_TEMPORARY,
     IFAPROT_KERNEL_LL,
     IFAPROT_KERNEL_RA,
-    RT_TABLE_LOCAL,
-    RTM_F_CLONED,
-    RTPROT_KERNEL,
-    RTPROT_RA,
 )
 from hostdev.errors import NetlinkError
 from hostdev.handle import Handle
@@ -136,9 +132,7 @@ def is_restorable_address(addr: Address) -> bool:
 def is_restorable_route(route: Route) -> bool:
     """False for routes the kernel derives from addresses and links (it re-creates them)."""
     return not (
-        route.protocol in (RTPROT_KERNEL, RTPROT_RA)
-        or route.table == RT_TABLE_LOCAL
-        or route.flags & RTM_F_CLONED
+        is_kernel_made(route.protocol, route.table, route.flags)
         or (route.family == AF_INET6 and route.dst is not None and route.dst.lower().startswith("ff"))
     )
 
@@ -157,7 +151,7 @@ def take_snapshot(handle: Handle, link: Link | str | int) -> LinkSnapshot:
     if not isinstance(link, Link):
         link = handle.link(name=link) if isinstance(link, str) else handle.link(index=link)
     addresses = tuple(a for a in handle.addresses(link.index) if is_restorable_address(a))
-    routes = [r for r in handle.routes(link.index) if is_restorable_route(r)]
+    routes = [r for r in handle.routes(link.index, user_only=True) if is_restorable_route(r)]
     return LinkSnapshot(
         name=link.name,
         index=link.index,
@@ -223,7 +217,7 @@ def apply_snapshot(handle: Handle, link: Link | int, snapshot: LinkSnapshot, *, 
         handle.set_link(index, up=snapshot.up)
     failed: list[tuple[Route, str]] = []
     if routes:
-        have = {_route_key(r) for r in handle.routes(index) if is_restorable_route(r)}
+        have = {_route_key(r) for r in handle.routes(index, user_only=True) if is_restorable_route(r)}
         for route in snapshot.routes:
             if _route_key(route) in have:
                 continue

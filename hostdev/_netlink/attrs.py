@@ -10,10 +10,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Iterable, Mapping
+from typing import Callable, Iterable
 
 from hostdev.errors import DecodeError
-from hostdev._netlink.wire import ATTR_HEADER, NLA_F_NESTED, NLA_HDRLEN, decode_string, iter_attrs
+from hostdev._netlink.wire import ATTR_HEADER, NLA_F_NESTED, NLA_HDRLEN, NLA_TYPE_MASK, decode_string
 
 Buffer = bytes | bytearray | memoryview
 
@@ -56,17 +56,21 @@ class Attr:
 class AttrSet:
     """The attributes of one family or nest, addressable by number and by name."""
 
-    __slots__ = ("prefix", "by_number", "by_name")
+    __slots__ = ("prefix", "by_number", "by_name", "_decoders")
 
     def __init__(self, prefix: str, attrs: Iterable[Attr]) -> None:
         self.prefix = prefix  # the C prefix, e.g. "IFLA_": prefix + name is the header's macro
         self.by_number: dict[int, Attr] = {}
         self.by_name: dict[str, Attr] = {}
+        # One decoding function per attribute number, chosen once here: the hot loop then does
+        # a dict lookup and a call, never an enum comparison chain.
+        self._decoders: dict[int, Callable[[Buffer, int, int], object]] = {}
         for attr in attrs:
             if attr.number in self.by_number or attr.name in self.by_name:
                 raise ValueError(f"duplicate attribute {prefix}{attr.name} ({attr.number})")
             self.by_number[attr.number] = attr
             self.by_name[attr.name] = attr
+            self._decoders[attr.number] = _value_decoder(f"{prefix}{attr.name}", attr)
 
     def __getitem__(self, name: str) -> int:
         return self.by_name[name].number
@@ -81,50 +85,32 @@ class AttrSet:
     ) -> dict[int, object]:
         """Attribute number -> decoded value, for the attributes in ``wanted`` (all known if None).
 
-        Unknown numbers are skipped; a known attribute whose payload has the wrong size raises
-        :class:`DecodeError` naming it.
+        Unknown numbers are skipped by length, without copying; a known attribute whose payload
+        has the wrong size raises :class:`DecodeError` naming it. (The walk is
+        :func:`~hostdev._netlink.wire.iter_attrs` inlined: this loop runs for every attribute of
+        every message, and a generator costs more than the work.)
         """
         values: dict[int, object] = {}
-        by_number = self.by_number
-        for number, vstart, vend in iter_attrs(buf, start, end):
-            if wanted is not None and number not in wanted:
-                continue
-            attr = by_number.get(number)
-            if attr is None:
-                continue
-            values[number] = self._decode_value(attr, buf, vstart, vend)
+        decoders = self._decoders
+        unpack_header = ATTR_HEADER.unpack_from
+        offset = start
+        while end - offset >= NLA_HDRLEN:
+            length, number = unpack_header(buf, offset)
+            if length < NLA_HDRLEN or offset + length > end:
+                raise DecodeError(f"attribute at offset {offset} claims length {length}, {end - offset} bytes left")
+            number &= NLA_TYPE_MASK
+            if wanted is None or number in wanted:
+                decoder = decoders.get(number)
+                if decoder is not None:
+                    values[number] = decoder(buf, offset + NLA_HDRLEN, offset + length)
+            offset += (length + 3) & ~3
         return values
 
-    def _decode_value(self, attr: Attr, buf: Buffer, start: int, end: int) -> object:
-        kind = attr.kind
-        size = end - start
-        fixed = _FIXED.get(kind)
-        if fixed is not None:
-            if size < fixed.size:
-                raise DecodeError(f"{self.prefix}{attr.name}: {size} bytes, expected {fixed.size}")
-            return fixed.unpack_from(buf, start)[0]
-        if kind is Kind.STRING:
-            return decode_string(buf, start, end)
-        if kind is Kind.BINARY:
-            return bytes(buf[start:end])
-        if kind is Kind.NEST:
-            if attr.nested is None:
-                return bytes(buf[start:end])
-            return attr.nested.decode(buf, start, end)
-        if kind is Kind.UINT:
-            if size == 4:
-                return _U32.unpack_from(buf, start)[0]
-            if size == 8:
-                return _U64.unpack_from(buf, start)[0]
-            raise DecodeError(f"{self.prefix}{attr.name}: {size} bytes, expected 4 or 8")
-        if kind is Kind.FLAG:
-            return True
-        return None  # Kind.PAD
 
     # --- encoding ---
-    def encode(self, items: Iterable[tuple[str, object]] | Mapping[str, object]) -> bytes:
+    def encode(self, items: Iterable[tuple[str, object]] | dict[str, object]) -> bytes:
         """Encode ``(name, value)`` pairs in the given order (order matters to some kernels)."""
-        pairs = items.items() if isinstance(items, Mapping) else items
+        pairs = items.items() if isinstance(items, dict) else items
         return b"".join(self.encode_one(name, value) for name, value in pairs)
 
     def encode_one(self, name: str, value: object) -> bytes:
@@ -163,6 +149,42 @@ class AttrSet:
             return b""
         raise TypeError(f"{self.prefix}{attr.name} cannot be encoded")
 
+
+
+def _value_decoder(name: str, attr: Attr) -> Callable[[Buffer, int, int], object]:
+    """The decoding function for one attribute of a table."""
+    kind = attr.kind
+    fixed = _FIXED.get(kind)
+    if fixed is not None:
+        size, unpack = fixed.size, fixed.unpack_from
+
+        def fixed_value(buf: Buffer, start: int, end: int) -> object:
+            if end - start < size:
+                raise DecodeError(f"{name}: {end - start} bytes, expected {size}")
+            return unpack(buf, start)[0]
+
+        return fixed_value
+    if kind is Kind.STRING:
+        return decode_string
+    nested = attr.nested
+    if kind is Kind.BINARY or (kind is Kind.NEST and nested is None):
+        return lambda buf, start, end: bytes(buf[start:end])
+    if kind is Kind.NEST:
+        assert nested is not None
+        return lambda buf, start, end: nested.decode(buf, start, end)
+    if kind is Kind.UINT:
+
+        def uint_value(buf: Buffer, start: int, end: int) -> object:
+            if end - start == 4:
+                return _U32.unpack_from(buf, start)[0]
+            if end - start == 8:
+                return _U64.unpack_from(buf, start)[0]
+            raise DecodeError(f"{name}: {end - start} bytes, expected 4 or 8")
+
+        return uint_value
+    if kind is Kind.FLAG:
+        return lambda buf, start, end: True
+    return lambda buf, start, end: None  # Kind.PAD: alignment filler, its bytes mean nothing
 
 def encode_attr(number: int, payload: bytes, *, nested: bool = False) -> bytes:
     """One attribute: header, payload, zero padding to 4 bytes."""

@@ -20,7 +20,11 @@ from hostdev._netlink.rtnl_tables import (
     RTAX,
     RTMSG,
     RTN_UNICAST,
+    RT_TABLE_LOCAL,
+    RTM_F_CLONED,
     RTPROT_BOOT,
+    RTPROT_KERNEL,
+    RTPROT_RA,
 )
 from hostdev._netlink.wire import MessageHeader
 from hostdev.errors import DecodeError
@@ -99,6 +103,22 @@ def decode_route(buf: Buffer, msg: MessageHeader) -> Route:
         metrics=metrics,
         multipath=_MULTIPATH in attrs,
     )
+
+
+def is_kernel_made(protocol: int, table: int, flags: int) -> bool:
+    """Routes the kernel derives from addresses and links and re-creates by itself (proto
+    kernel or ra, the local table, cached clones): never ours to record or restore."""
+    return protocol in (RTPROT_KERNEL, RTPROT_RA) or table == RT_TABLE_LOCAL or bool(flags & RTM_F_CLONED)
+
+
+def decode_user_route(buf: Buffer, msg: MessageHeader) -> Route | None:
+    """:func:`decode_route` for the routes that are not kernel-made; None for the rest, judged
+    from the fixed header alone so their attributes are never decoded (most of a dump)."""
+    if msg.end - msg.payload >= RTMSG.size:
+        _f, _d, _s, _t, table8, protocol, _sc, _ty, flags = RTMSG.unpack_from(buf, msg.payload)
+        if is_kernel_made(protocol, table8, flags):
+            return None
+    return decode_route(buf, msg)
 
 
 def _text(family: int, raw: object) -> str | None:
