@@ -35,8 +35,10 @@ NAME_TAKEN_IN_POD = 101  # plugin-specific: the pod already has an interface of 
 def open_target_netns(path: str | None, host_ns: NetNS) -> NetNS:
     if not path:
         raise CniError(INVALID_ENVIRONMENT, "required environment variables missing: CNI_NETNS")
+    from hostdev.cni.restore import netns_from_path
+
     try:
-        pod = NetNS.from_path(path)
+        pod = netns_from_path(path)
     except NetnsError as exc:
         raise CniError(INVALID_ENVIRONMENT, "invalid CNI_NETNS", str(exc)) from None
     if pod.same_as(host_ns):
@@ -103,9 +105,9 @@ def _attach_locked(
             pod_name=target_name, rdma=rdma,
         )  # fmt: skip
         store.save(key, record.to_dict())
-        crash_point("add:after-state", conf.state_dir)
         undo: list[Callable[[], object]] = [lambda: store.delete(key)]
         try:
+            crash_point("add:after-state", conf.state_dir)
             moved = move_link(host, inside, link, name=target_name if target_name != link.name else None)
             undo.append(lambda: _return_netdev(record, inside, host, host_ns, log))
             record = record.advanced(pod_index=moved.index, phase="moved")

@@ -2,21 +2,29 @@
 
 DEL of an attachment we have no record of (never added, already deleted, another container)
 succeeds without touching anything. A corrupt record is set aside by the store and DEL falls
-back to finding the device in the pod by the configuration's selector.
+back to finding the device in the pod by the configuration's selector (see
+:func:`recover_without_record`); so does every later DEL of that attachment while a set-aside
+copy exists, so that a fallback which failed (e.g. the host name was taken) can be retried.
 """
 
 from __future__ import annotations
 
+import os
+from typing import NamedTuple
+
+from hostdev._netlink.rtnl_link import Link
+from hostdev.cni import rdma_step
 from hostdev.cni.config import PluginConfig
 from hostdev.cni.device import DeviceIdentity
-from hostdev.cni.errors import CniError
+from hostdev.cni.errors import TRY_AGAIN_LATER, CniError
 from hostdev.cni.faults import crash_point
 from hostdev.cni.lock import DeviceLock, StoreLock
 from hostdev.cni.log import Log
 from hostdev.cni.protocol import CniEnv, GcAttachment
 from hostdev.cni.record import AttachmentRecord
-from hostdev.cni.restore import restore
-from hostdev.cni.state import AttachmentKey, CorruptState, StateStore
+from hostdev.cni.restore import netns_from_path, restore
+from hostdev.cni.state import CORRUPT_INFIX, AttachmentKey, CorruptState, StateStore
+from hostdev.errors import NetnsError
 from hostdev.handle import Handle
 from hostdev.netns import NetNS
 
@@ -27,16 +35,30 @@ def delete(env: CniEnv, conf: PluginConfig, log: Log) -> None:
     assert env.container_id and env.ifname
     key = AttachmentKey(conf.name, env.container_id, env.ifname)
     store = StateStore(conf.state_dir)
-    record = _load(store, key, log)
+    try:
+        record = _load(store, key)
+    except CorruptState as exc:
+        log.error(f"state for {key.container_id}/{key.ifname} was corrupt and is set aside: {exc}")
+        recover_without_record(env, conf, store, log)
+        return
     if record is None:
-        log.info("no attachment recorded: nothing to do")
+        if _has_set_aside_copy(store, key):
+            log.warn(f"state for {key.container_id}/{key.ifname} was set aside earlier: looking for the device")
+            recover_without_record(env, conf, store, log)
+        else:
+            log.info("no attachment recorded: nothing to do")
         return
     with DeviceLock(store.root, record.device.id, conf.lock_timeout_seconds):
         crash_point("del:after-lock", conf.state_dir)
-        record = _load(store, key, log)  # a concurrent DEL may have finished it meanwhile
-        if record is None:
+        try:
+            record = _load(store, key)  # a concurrent DEL may have finished it meanwhile
+        except CorruptState as exc:
+            log.error(f"state for {key.container_id}/{key.ifname} was corrupt and is set aside: {exc}")
+        else:
+            if record is not None:
+                _restore_and_forget(store, key, record, env.netns, conf, log)
             return
-        _restore_and_forget(store, key, record, env.netns, conf, log)
+    recover_without_record(env, conf, store, log)  # outside the lock: it takes the device's own
 
 
 def _restore_and_forget(
@@ -58,12 +80,9 @@ def _restore_and_forget(
     log.info(f"device {record.device.id} restored as {record.device.host_name}")
 
 
-def _load(store: StateStore, key: AttachmentKey, log: Log) -> AttachmentRecord | None:
-    try:
-        data = store.load(key)
-    except CorruptState as exc:
-        log.error(f"state for {key.container_id}/{key.ifname} was corrupt and is set aside: {exc}")
-        return None
+def _load(store: StateStore, key: AttachmentKey) -> AttachmentRecord | None:
+    """The record, None if there is none; CorruptState (file set aside) if it is untrustworthy."""
+    data = store.load(key)
     if data is None:
         return None
     try:
@@ -99,3 +118,140 @@ def garbage_collect(conf: PluginConfig, valid: frozenset[GcAttachment] | None, l
 
 def identity_of(record: dict[str, object]) -> DeviceIdentity:
     return DeviceIdentity.from_dict(record.get("device"))
+
+
+# --- DEL without a usable record -----------------------------------------------------------------
+
+
+def _has_set_aside_copy(store: StateStore, key: AttachmentKey) -> bool:
+    path = store.path_of(key)
+    prefix = os.path.basename(path) + CORRUPT_INFIX
+    try:
+        return any(name.startswith(prefix) for name in os.listdir(os.path.dirname(path)))
+    except OSError:
+        return False
+
+
+def recover_without_record(env: CniEnv, conf: PluginConfig, store: StateStore, log: Log) -> None:
+    """Give the device back when its record is lost: find it in the live pod by what the
+    configuration selects, and restore it on the host with what it carries there (ADD applied
+    the host's addresses, MTU and routes to it). Without a selector or a live pod netns there is
+    nothing to find: a NIC returns to the host by itself, bare, when its netns dies."""
+    selector = conf.device.primary if conf.device is not None else None
+    if selector is None or selector.kind not in ("pci", "auxiliary", "name"):
+        log.error("cannot look for the device without a record: the configuration names no PCI, auxiliary or name selector")
+        return
+    if not env.netns:
+        log.error("cannot look for the device without a record: no CNI_NETNS (a NIC returns to the host bare when its netns dies)")
+        return
+    try:
+        pod = netns_from_path(env.netns)
+    except NetnsError as exc:
+        log.error(f"cannot look for the device without a record: {exc} (a NIC returns to the host bare when its netns dies)")
+        return
+    with pod, NetNS.current() as host_ns:
+        if pod.same_as(host_ns):
+            log.error("cannot look for the device without a record: CNI_NETNS is the plugin's own namespace")
+            return
+        with Handle(pod) as inside:
+            found = _find_without_record(inside.links(), selector.kind, selector.value, env, conf)
+        if found is None:
+            log.warn(f"device {selector.value} is not in the pod: nothing to restore")
+            return
+        device_id = _device_id(found.link, selector.kind, selector.value)
+        with DeviceLock(store.root, device_id, conf.lock_timeout_seconds):
+            holders = store.find_by_device(device_id)
+            if holders:
+                log.warn(f"{found.link.name} in the pod is not ours to take: {device_id} is recorded for {holders[0].key.container_id}")
+                return
+            _return_unrecorded(found, pod, host_ns, log)
+
+
+class _Found(NamedTuple):
+    link: Link
+    host_name: str
+
+
+def _find_without_record(links: list[Link], kind: str, value: str, env: CniEnv, conf: PluginConfig) -> _Found | None:
+    """The selected device among the pod's links, and the name to give it back under."""
+    assert env.ifname
+    pod_name = env.ifname if conf.rename_to_ifname else None
+    if kind == "name":
+        wanted = pod_name or value
+        link = next((l for l in links if l.name == wanted), None)
+        return _Found(link, value) if link is not None else None
+    by_parent = [l for l in links if l.parent_dev_name == value]
+    listed = _host_names_from_sysfs(kind, value)
+    if len(by_parent) == 1:
+        link = by_parent[0]
+    else:
+        # No PCI parent from netlink (a stand-in, an old kernel): the name it must have in the pod.
+        expected = pod_name or (listed[0] if len(listed) == 1 else None)
+        link = next((l for l in links if l.name == expected and l.parent_dev_name in (None, value)), None)
+        if link is None:
+            return None
+    return _Found(link, listed[0] if len(listed) == 1 else link.name)
+
+
+def _host_names_from_sysfs(kind: str, value: str) -> tuple[str, ...]:
+    from hostdev._sysfs.errors import SysfsError
+
+    try:
+        if kind == "pci":
+            from hostdev._sysfs.pci_function import read_pci_function
+
+            return read_pci_function(value).netdevs
+        from hostdev._sysfs.auxiliary import read_auxiliary_device
+
+        return read_auxiliary_device(value).netdevs
+    except SysfsError:
+        return ()
+
+
+def _device_id(link: Link, kind: str, value: str) -> str:
+    """The lock/state id ADD used for this device (see device.resolve)."""
+    if kind in ("pci", "auxiliary"):
+        return value
+    from hostdev._sysfs.netdev_lookup import pci_address_from_parent
+
+    return pci_address_from_parent(link.parent_dev_name, link.parent_bus_name) or f"netdev-{value}"
+
+
+def _return_unrecorded(found: _Found, pod: NetNS, host_ns: NetNS, log: Log) -> None:
+    from hostdev.snapshot import apply_snapshot, take_snapshot
+
+    with Handle(pod) as inside, Handle() as host:
+        link = inside.find_link(index=found.link.index)  # as it is now that we hold the lock
+        if link is None or link.name != found.link.name:
+            log.warn(f"{found.link.name} left the pod meanwhile: nothing to restore")
+            return
+        holder = host.find_link(name=found.host_name)
+        if holder is not None:
+            raise CniError(
+                TRY_AGAIN_LATER,
+                f"cannot return {link.name}: interface {found.host_name} (ifindex {holder.index}) exists on the host",
+                "the device stays in the pod; remove or rename that interface and retry DEL",
+            )
+        snapshot = take_snapshot(inside, link)
+        rdma_step.move_back(_rdma_bound_to(pod, link.index), pod, host_ns, log)
+        if link.up:
+            inside.set_link(link.index, up=False)  # a rename needs the link down
+        inside.move_link(link.index, host_ns, name=found.host_name if link.name != found.host_name else None)
+        report = apply_snapshot(host, host.link(name=found.host_name), snapshot)
+    for route, why in report.failed_routes:
+        log.warn(f"route {route.destination} not restored on {found.host_name}: {why}")
+    log.warn(f"restored {found.host_name} without a state record, with the addresses, MTU and routes it had in the pod")
+
+
+def _rdma_bound_to(pod: NetNS, ifindex: int) -> tuple[str, ...]:
+    """RDMA devices in the pod bound to the netdev (exclusive mode moves them with it)."""
+    from hostdev import rdma
+    from hostdev.rdma_errors import RdmaUnavailable
+
+    try:
+        with rdma.RdmaHandle(pod) as handle:
+            if str(handle.system().netns_mode) != "exclusive":
+                return ()
+            return tuple(d.name for d in rdma.rdma_devices_of_netdev(handle, ifindex=ifindex))
+    except RdmaUnavailable:
+        return ()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -127,6 +128,8 @@ class Node:
         container_id: str = "c0ffee",
         ifname: str = "net1",
         env: dict[str, str] | None = None,
+        wrapper: tuple[str, ...] = (),
+        unset: tuple[str, ...] = (),
     ) -> Result:
         environ = {
             "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
@@ -138,10 +141,14 @@ class Node:
         if netns is not None:
             environ["CNI_NETNS"] = netns
         environ.update(env or {})
+        for name in unset:  # a variable the runtime failed to pass at all
+            environ.pop(name, None)
         stdin = conf if isinstance(conf, bytes) else json.dumps(conf).encode()
         # ip netns exec gives the child a private mount ns with a fresh sysfs of the host netns;
         # the fabricated tree goes over it there, so the plugin sees our PCI functions.
-        script = f'mount --bind "{self.sysfs.root}" /sys && exec "{self.plugin}"'
+        # ``wrapper`` (e.g. strace) runs the plugin as its child, with the same environment.
+        prefix = "".join(f"{shlex.quote(word)} " for word in wrapper)
+        script = f'mount --bind "{self.sysfs.root}" /sys && exec {prefix}"{self.plugin}"'
         proc = subprocess.run(
             ["ip", "netns", "exec", self.host, "sh", "-c", script],
             input=stdin, capture_output=True, env=environ, timeout=120,
@@ -185,3 +192,231 @@ class Node:
             self.delete_pod(pod)
         sh(["ip", "netns", "del", self.host], check=False)
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+# --- full before/after views and helpers for fault, conflict and hostile-input tests ---------
+
+# Link fields that change by themselves or with every netns move and are not the device's
+# settings: the ifindex (the kernel may renumber on a move) and counters.
+_VOLATILE_LINK_KEYS = frozenset({"ifindex", "link_index", "carrier_changes", "carrier_up_count", "carrier_down_count", "stats", "stats64"})
+
+
+def _is_link_local_v6(text: object) -> bool:
+    # fe80::/64 addresses and their routes come back by themselves (after DAD, so not at once).
+    return isinstance(text, str) and text.lower().startswith("fe80")
+
+
+def netns_view(node: Node, ns: str | None = None) -> dict[str, Any]:
+    """Everything of a namespace's networking that the plugin could change: every link with all
+    its ``ip -d`` fields, its addresses in order, every route of every table and the rules."""
+    links = {}
+    for link in node.ip_json("-d link show", ns):
+        links[link["ifname"]] = {k: v for k, v in link.items() if k not in _VOLATILE_LINK_KEYS}
+    addrs = {
+        entry["ifname"]: [a for a in entry.get("addr_info", []) if not _is_link_local_v6(a.get("local"))]
+        for entry in node.ip_json("addr show", ns)
+    }
+    routes = sorted(
+        json.dumps(r, sort_keys=True)
+        for family in ("-4", "-6")
+        for r in node.ip_json(f"{family} route show table all", ns)
+        if not _is_link_local_v6(r.get("dst"))
+    )
+    rules = sorted(json.dumps(r, sort_keys=True) for family in ("-4", "-6") for r in node.ip_json(f"{family} rule show", ns))
+    return {"links": links, "addrs": addrs, "routes": routes, "rules": rules}
+
+
+def state_view(node: Node) -> dict[str, bytes]:
+    """Every file in the state directory with its content, except lock files (kept by design:
+    one per device ever seen) and the test-fault marker."""
+    if not node.state_dir.exists():
+        return {}
+    out = {}
+    for path in sorted(node.state_dir.rglob("*")):
+        rel = path.relative_to(node.state_dir)
+        if rel.parts[0] == "locks" or rel.name == ".test-faults-enabled" or path.is_dir():
+            continue
+        out[str(rel)] = path.read_bytes() if not path.is_symlink() else b"symlink->" + os.readlink(path).encode()
+    return out
+
+
+def enable_test_faults(node: Node) -> Path:
+    """The root-owned marker that arms crash points for this node's state directory only."""
+    node.state_dir.mkdir(mode=0o700, exist_ok=True)
+    marker = node.state_dir / ".test-faults-enabled"
+    marker.write_text("armed by the e2e fault tests\n")
+    return marker
+
+
+def fault_env(point: str, action: str) -> dict[str, str]:
+    return {"HOSTDEV_TEST_FAULT": f"{point}:{action}"}
+
+
+class NetnsHolder:
+    """A process that keeps a pod's network namespace alive after its name is gone, the way a
+    container process or a leaked fd does: ``sleep`` inside it, or another process (in the
+    machine's own namespace) holding an open fd of it. ``release()`` ends it; the namespace
+    dies with its last holder."""
+
+    def __init__(self, node: Node, pod: str, *, how: str = "sleep") -> None:
+        path = node.pod_path(pod)
+        if how == "sleep":
+            args = ["ip", "netns", "exec", pod, "sh", "-c", "echo $$; exec sleep 600"]
+        else:
+            code = f"import os, sys; fd = os.open({path!r}, os.O_RDONLY); print(os.getpid(), fd, flush=True); sys.stdin.read()"
+            args = [str(PYTHON), "-c", code]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self.proc.stdout is not None
+        words = self.proc.stdout.readline().split()  # printed once the namespace is held
+        if not words:
+            raise RuntimeError(f"netns holder for {pod} did not start")
+        self.ns_path = f"/proc/{int(words[0])}/ns/net" if how == "sleep" else f"/proc/{int(words[0])}/fd/{int(words[1])}"
+
+    def run_inside(self, command: str) -> None:
+        """A shell command in the held namespace (its name may already be gone)."""
+        sh(["nsenter", f"--net={self.ns_path}", "sh", "-c", command])
+
+    def release(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+RICH_ADDRS = ("55.1.1.56/24 brd +", "55.1.1.57/24", "10.9.9.0/31", "fd00::5/64 nodad noprefixroute", "fd01::5/64 nodad")
+
+
+def seed_rich_nic(node: Node, name: str, bdf: str, *, octet: int = 1) -> None:
+    """A stand-in NIC with everything a move strips: IPv4 primary + secondary + /31, IPv6 with
+    flags, MTU, alias, and routes in the main table, another table and IPv6."""
+    addrs = tuple(a.replace("55.1.1.", f"55.1.{octet}.").replace("10.9.9.", f"10.9.{octet}.").replace("::5", f"::{octet + 4:x}") for a in RICH_ADDRS)
+    node.add_nic(name, bdf, addrs=addrs, mtu=9000)
+    node.ip(f"link set {name} alias 'rdma nic {octet}'")
+    node.ip(f"route add 192.168.{octet}.0/24 via 55.1.{octet}.1 dev {name}")
+    node.ip(f"route add 192.169.{octet}.0/24 via 55.1.{octet}.1 dev {name} table 100 metric 7")
+    node.ip(f"-6 route add fd10:{octet:x}::/64 via fd01::1 dev {name}")
+
+
+# --- podman as the node's runtime (test_podman.py, test_deploy.py, test_bundle.py) ---------------
+
+PODMAN_CONTAINERS_CONF = """\
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+[network]
+network_backend = "cni"
+cni_plugin_dirs = {plugin_dirs}
+network_config_dir = "{net_dir}"
+"""
+
+# Runs inside a private mount namespace: fresh tmpfs over what podman, runc and libcni write
+# outside their configured directories (netns files, locks, runtime state, libcni's result cache),
+# so nothing of it outlives the namespace; with a node, its fabricated sysfs (with the real
+# cgroup hierarchy grafted in, which podman needs) goes over /sys, as in Node.run.
+_SANDBOX_SCRIPT = """\
+set -e
+mount -t tmpfs -o mode=0755 hostdev-run /run
+mount -t tmpfs -o mode=1777 hostdev-shm /dev/shm
+mount -t tmpfs -o mode=0700 hostdev-cni /var/lib/cni
+if [ -n "$HOSTDEV_SYSFS" ]; then
+  mount --rbind /sys/fs/cgroup "$HOSTDEV_SYSFS/fs/cgroup"
+  mount --rbind "$HOSTDEV_SYSFS" /sys
+fi
+exec "$@"
+"""
+
+
+class PodmanSandbox:
+    """podman (CNI backend) confined to one test: config, storage and networks under ``work``,
+    runtime state on tmpfs in a private mount namespace, containers under a cgroup parent of its
+    own that ``cleanup()`` empties (by pid) and removes. With ``node``, podman runs in the
+    node's host netns and sees its fabricated sysfs, so the plugin it calls does too."""
+
+    def __init__(self, *, node: Node | None = None, plugin_dirs: tuple[Path, ...] = (Path("/usr/lib/cni"),)) -> None:
+        # A short path of its own: below pytest's deeper tmp dirs, conmon's socket paths get too
+        # long (108 bytes) and every `podman run` then waits 20 s for the container's exit code.
+        self.work = work = Path(tempfile.mkdtemp(prefix="hdp-"))
+        self.node = node
+        self.net_dir = work / "net.d"
+        self.net_dir.mkdir()
+        (work / "tmp").mkdir()
+        self.cgroup_parent = f"/hostdev-test-{secrets.token_hex(4)}"
+        dirs = json.dumps([str(d) for d in plugin_dirs])
+        (work / "containers.conf").write_text(PODMAN_CONTAINERS_CONF.format(plugin_dirs=dirs, net_dir=self.net_dir))
+        (work / "storage.conf").write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{work}/root"\nrunroot = "{work}/runroot"\n')
+        self._made_var_lib_cni = not os.path.isdir("/var/lib/cni")
+        if self._made_var_lib_cni:  # a mount point for the tmpfs; removed again in cleanup()
+            os.makedirs("/var/lib/cni", mode=0o755)
+        if node is not None:
+            (node.sysfs.root / "fs" / "cgroup").mkdir(parents=True, exist_ok=True)
+
+    def network(self, name: str, plugins: list[dict[str, Any]], *, cni_version: str = "1.0.0") -> None:
+        conflist = {"cniVersion": cni_version, "name": name, "plugins": plugins}
+        (self.net_dir / f"{name}.conflist").write_text(json.dumps(conflist, indent=2))
+
+    def run(self, cmd: list[str], *, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+        """``cmd`` (``podman ...``, or a script that calls podman) inside the sandbox."""
+        environ = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": os.environ.get("HOME", "/root"),
+            "CONTAINERS_CONF": str(self.work / "containers.conf"),
+            "CONTAINERS_STORAGE_CONF": str(self.work / "storage.conf"),
+            "TMPDIR": str(self.work / "tmp"),
+            "HOSTDEV_SYSFS": str(self.node.sysfs.root) if self.node is not None else "",
+        }
+        environ.update(env or {})
+        prefix = ["nsenter", f"--net=/run/netns/{self.node.host}"] if self.node is not None else []
+        args = [*prefix, "unshare", "--mount", "--propagation", "private", "sh", "-c", _SANDBOX_SCRIPT, "sh", *cmd]
+        return subprocess.run(args, capture_output=True, env=environ, timeout=timeout)
+
+    def podman(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+        return self.run(["podman", *args], timeout=timeout)
+
+    def cgroup_pids(self) -> list[int]:
+        """Processes left in this sandbox's cgroups (containers, conmon)."""
+        pids: set[int] = set()
+        for base in self._cgroup_dirs():
+            for dirpath, _dirs, _files in os.walk(base):
+                with open(os.path.join(dirpath, "cgroup.procs")) as f:
+                    pids.update(int(line) for line in f if line.strip())
+        return sorted(pids)
+
+    def cleanup(self) -> None:
+        import time
+
+        deadline = time.monotonic() + 5
+        while (pids := self.cgroup_pids()) and time.monotonic() < deadline:
+            for pid in pids:  # only processes in this sandbox's own cgroups
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)  # a killed process leaves its cgroup a moment after the signal
+        for base in self._cgroup_dirs():
+            for dirpath, _dirs, _files in sorted(os.walk(base), key=lambda w: -len(w[0])):
+                os.rmdir(dirpath)
+        if self._made_var_lib_cni:
+            try:
+                os.rmdir("/var/lib/cni")
+            except OSError:
+                pass
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def _cgroup_dirs(self) -> list[str]:
+        with open("/proc/self/mountinfo") as f:
+            mounts = [line.split() for line in f]
+        points = [m[4] for m in mounts if m[m.index("-") + 1] in ("cgroup", "cgroup2")]
+        return [p + self.cgroup_parent for p in points if os.path.isdir(p + self.cgroup_parent)]
+
+
+def busybox_rootfs(root: Path, applets: tuple[str, ...] = ("sh", "ip", "cat", "ls")) -> Path:
+    """A container root filesystem of busybox-static alone: runs with ``--rootfs DIR:O``, no image."""
+    (root / "bin").mkdir(parents=True)
+    shutil.copy2("/bin/busybox", root / "bin" / "busybox")
+    for applet in applets:
+        (root / "bin" / applet).symlink_to("busybox")
+    for sub in ("proc", "sys", "dev", "etc", "tmp"):
+        (root / sub).mkdir()
+    return root
