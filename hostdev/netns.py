@@ -59,7 +59,8 @@ class NetNS:
     def from_path(cls, path: str) -> NetNS:
         """Open ``path`` and prove it is a network namespace (``NS_GET_NSTYPE``), else NetnsError."""
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            # O_NONBLOCK: a FIFO or device given as "netns" must be refused, not waited on.
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
         except OSError as exc:
             raise NetnsError(exc.errno, f"cannot open network namespace {path!r}: {exc.strerror}") from None
         try:

@@ -35,10 +35,9 @@ NAME_TAKEN_IN_POD = 101  # plugin-specific: the pod already has an interface of 
 def open_target_netns(path: str | None, host_ns: NetNS) -> NetNS:
     if not path:
         raise CniError(INVALID_ENVIRONMENT, "required environment variables missing: CNI_NETNS")
-    from hostdev.cni.restore import netns_from_path
 
     try:
-        pod = netns_from_path(path)
+        pod = NetNS.from_path(path)
     except NetnsError as exc:
         raise CniError(INVALID_ENVIRONMENT, "invalid CNI_NETNS", str(exc)) from None
     if pod.same_as(host_ns):

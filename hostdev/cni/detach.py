@@ -22,7 +22,7 @@ from hostdev.cni.lock import DeviceLock, StoreLock
 from hostdev.cni.log import Log
 from hostdev.cni.protocol import CniEnv, GcAttachment
 from hostdev.cni.record import AttachmentRecord
-from hostdev.cni.restore import netns_from_path, restore
+from hostdev.cni.restore import restore
 from hostdev.cni.state import CORRUPT_INFIX, AttachmentKey, CorruptState, StateStore
 from hostdev.errors import NetnsError
 from hostdev.handle import Handle
@@ -145,7 +145,7 @@ def recover_without_record(env: CniEnv, conf: PluginConfig, store: StateStore, l
         log.error("cannot look for the device without a record: no CNI_NETNS (a NIC returns to the host bare when its netns dies)")
         return
     try:
-        pod = netns_from_path(env.netns)
+        pod = NetNS.from_path(env.netns)
     except NetnsError as exc:
         log.error(f"cannot look for the device without a record: {exc} (a NIC returns to the host bare when its netns dies)")
         return

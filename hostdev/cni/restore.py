@@ -9,7 +9,6 @@ the kernel has not finished). We look in that order, by stable identity, never b
 from __future__ import annotations
 
 import errno
-import os
 import select
 import socket
 import time
@@ -31,28 +30,13 @@ Outcome = Literal["restored", "pending"]
 RTMGRP_LINK = 1
 
 
-def netns_from_path(path: str) -> NetNS:
-    """NetNS.from_path, refusing up front what cannot be a namespace file: opening a FIFO for
-    reading blocks until a writer comes, which would hang the plugin past the runtime's timeout.
-    (nsfs files, bind-mounted or under /proc, stat as regular files.)"""
-    import stat
-
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as exc:
-        raise NetnsError(exc.errno, f"cannot open network namespace {path!r}: {exc.strerror}") from None
-    if not stat.S_ISREG(mode):
-        raise NetnsError(errno.EINVAL, f"{path!r} is not a namespace")
-    return NetNS.from_path(path)
-
-
 def open_pod_netns(path: str | None, record: AttachmentRecord) -> NetNS | None:
     """The pod's netns if it is still the one the device went into; None if gone or replaced."""
     for candidate in (path, record.netns):
         if not candidate:
             continue
         try:
-            ns = netns_from_path(candidate)
+            ns = NetNS.from_path(candidate)
         except NetnsError:
             continue
         if (ns.dev, ns.ino) == record.netns_id:
