@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_debs=()
-for pkg in iproute2 strace ibverbs-utils containernetworking-plugins qemu-system-x86 gcc make ${HOSTDEV_EXTRA_DEBS:-}; do
+for pkg in iproute2 strace ibverbs-utils containernetworking-plugins qemu-system-x86 gcc make podman runc busybox-static python3-yaml ${HOSTDEV_EXTRA_DEBS:-}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_debs+=("$pkg")
 done
 if [ ${#need_debs[@]} -gt 0 ]; then
@@ -20,5 +20,5 @@ if [ ! -x .venv/bin/python ]; then
   echo "== venv on $py"
   "$py" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]' 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -m hostdev._netns_build >/dev/null   # editable installs do not run cffi_modules
