@@ -1,0 +1,1 @@
+"""Deployment of the amd-host-device plugin on Kubernetes nodes (manifests, image, installer)."""
