@@ -265,5 +265,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     for report in _host_reports(item):
         item.ihook.pytest_runtest_logreport(report=report)
+    # This item never went through setup, but collectors set up by the host-run items before
+    # it are still on the setup stack: tear down what the next item does not share, as the
+    # normal protocol would, or the next non-VM item finds a stack that is not its own.
+    item.session._setupstate.teardown_exact(nextitem)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
