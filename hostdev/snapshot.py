@@ -147,8 +147,14 @@ def _route_key(route: Route) -> tuple[object, ...]:
 
 # --- the three primitives ---
 def take_snapshot(handle: Handle, link: Link | str | int) -> LinkSnapshot:
-    """Record a link's identity, MTU, state, alias, addresses and routes (``ip -d addr; ip route``)."""
-    if not isinstance(link, Link):
+    """Record a link's identity, MTU, state, alias, addresses and routes (``ip -d addr; ip route``).
+
+    The link is always read afresh (a :class:`Link` passed in stands for its ifindex): a Link
+    object is a picture of one moment, and a snapshot must not record a stale MTU or up state.
+    """
+    if isinstance(link, Link):
+        link = handle.link(index=link.index)
+    else:
         link = handle.link(name=link) if isinstance(link, str) else handle.link(index=link)
     addresses = tuple(a for a in handle.addresses(link.index) if is_restorable_address(a))
     routes = [r for r in handle.routes(link.index, user_only=True) if is_restorable_route(r)]
@@ -204,8 +210,7 @@ def apply_snapshot(handle: Handle, link: Link | int, snapshot: LinkSnapshot, *, 
     Converges rather than appends: addresses the link has that the snapshot lacks are removed
     (kernel-made ones are left alone), so applying twice is the same as applying once.
     """
-    if not isinstance(link, Link):
-        link = handle.link(index=link)
+    link = handle.link(index=link.index if isinstance(link, Link) else link)  # as it is now, not as passed
     index = link.index
     mac = snapshot.mac if snapshot.mac and snapshot.mac != link.mac else None
     mtu = snapshot.mtu if snapshot.mtu and snapshot.mtu != link.mtu else None
