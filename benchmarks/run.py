@@ -1,6 +1,12 @@
-"""Entry point: ``python -m benchmarks [--quick] [--out DIR]`` (or ``python benchmarks/run.py``).
+"""Entry point: ``python -m benchmarks [--quick] [--out DIR] [--parts move,cni,scale]`` (or
+``python benchmarks/run.py``).
 
-Exit status: 0 when every implementation ran and the stand-in was restored exactly after every
+Parts: ``move`` (in-process move sequence vs peers and the floor), ``cni`` (the installed
+amd-host-device binary end to end vs Go host-device, VERSION, where the milliseconds go) and
+``scale`` (1..64 devices, one pod or many, 1..8 plugins in parallel). Each writes
+``<part>.json``, ``<part>.md`` and a PNG.
+
+Exit status: 0 when every implementation ran and the stand-ins were restored exactly after every
 run; 1 when an implementation failed or the fixture check did not pass; 2 when the run could not
 start (not root, ``bench`` extra missing, bad arguments); 130 when interrupted.
 """
@@ -13,7 +19,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -23,6 +29,17 @@ from benchmarks.harness.netns import Terminated, install_termination_handlers  #
 from benchmarks.harness.output import OutputError, output_dir, write_json, write_text  # noqa: E402
 
 QUICK = {"rounds": 3, "warmup": 1, "alloc_rounds": 1, "request_rounds": 2, "profile_rounds": 1}
+PARTS = ("move", "cni", "scale")
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"need integers >= 1: {text!r}")
+    return values
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -30,13 +47,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smoke run: a few rounds, no kernel tracing, never into benchmarks/results")
     p.add_argument("--out", help="results directory (default: benchmarks/results/, or a new temp dir with --quick)")
     p.add_argument("--rounds", type=int, help="measured rounds of the timing pass (default 150; quick 3)")
-    p.add_argument("--warmup", type=int, help="unmeasured rounds before it (default 3; quick 1)")
+    p.add_argument("--warmup", type=int, help="unmeasured rounds before it (default 2; quick 1)")
     p.add_argument("--alloc-rounds", type=int, help="rounds of the tracemalloc pass (default 15; quick 1)")
     p.add_argument("--request-rounds", type=int, help="floor sequences with every request timed (default 60; quick 2)")
     p.add_argument("--profile-rounds", type=int, help="hostdev sequences under cProfile (default 40; quick 1)")
     p.add_argument("--no-kernel-trace", action="store_true", help="skip the sched_switch off-CPU attribution of netns moves")
-    p.add_argument("--only", help="comma-separated implementations (hostdev,floor,pyroute2,ip,ip-batch)")
+    p.add_argument("--only", help="comma-separated move implementations (hostdev,floor,pyroute2,ip,ip-batch)")
+    p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated parts to run (default: {','.join(PARTS)})")
+    p.add_argument("--cni-rounds", type=int, help="measured ADD+DEL rounds of the CNI part (default 40; quick 2)")
+    p.add_argument("--version-rounds", type=int, help="VERSION exec rounds (default 60; quick 3)")
+    p.add_argument("--scale-sizes", type=_int_list, help="device counts N of the scale part (default 1,8,32,64; quick 1,8)")
+    p.add_argument("--scale-parallel", type=_int_list, help="parallel plugin processes P (default 1,2,4,8; quick 1,8)")
+    p.add_argument("--scale-reps", type=int, help="repetitions of scale configurations with N <= 8 (default 2; quick 1)")
     args = p.parse_args(argv)
+    parts = [part.strip() for part in args.parts.split(",") if part.strip()]
+    unknown_parts = [part for part in parts if part not in PARTS]
+    if unknown_parts or not parts:
+        p.error(f"unknown part(s) {unknown_parts}; known: {', '.join(PARTS)}")
+    args.parts = parts
+    for name in ("cni_rounds", "version_rounds", "scale_reps"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
     for name in ("rounds", "warmup", "alloc_rounds", "request_rounds", "profile_rounds"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "warmup" else 1):
@@ -48,9 +80,9 @@ def _log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _missing_dependencies(implementations: Sequence[str]) -> list[str]:
+def _missing_dependencies(implementations: Sequence[str], parts: Sequence[str]) -> list[str]:
     missing = []
-    wanted = ["matplotlib"] + (["pyroute2"] if "pyroute2" in implementations else [])
+    wanted = ["matplotlib"] + (["pyroute2"] if "move" in parts and "pyroute2" in implementations else [])
     for module in wanted:
         try:
             __import__(module)
@@ -78,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("the benchmarks create network namespaces and move links: run them as root", file=sys.stderr)
         return 2
-    missing = _missing_dependencies(config.implementations)
+    missing = _missing_dependencies(config.implementations, args.parts)
     if missing:
         print(f"missing {', '.join(missing)}: install the bench extra (pip install -e '.[bench]')", file=sys.stderr)
         return 2
@@ -90,11 +122,98 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     install_termination_handlers()
     command = "python -m benchmarks" + (" " + shlex.join(sys.argv[1:]) if argv is None and sys.argv[1:] else "")
+    status = 0
     try:
-        return _run(config, out, command, args.quick)
+        for part in args.parts:
+            if part == "move":
+                status = max(status, _run(config, out, command, args.quick))
+            elif part == "cni":
+                status = max(status, _run_cni(_cni_config(args), out, command, args.quick))
+            else:
+                status = max(status, _run_scale(_scale_config(args), out, command, args.quick))
     except (KeyboardInterrupt, Terminated) as exc:
         _log(f"interrupted ({type(exc).__name__}); namespaces removed")
         return 130
+    return status
+
+
+def _cni_config(args: argparse.Namespace) -> object:
+    from benchmarks.cni.scenario import CniConfig
+
+    config = CniConfig(rounds=2, warmup=1, version_rounds=3, importtime_runs=1, phase_runs=1, rss_runs=1) if args.quick else CniConfig()
+    if args.cni_rounds is not None:
+        config.rounds = args.cni_rounds
+    if args.version_rounds is not None:
+        config.version_rounds = args.version_rounds
+    return config
+
+
+def _scale_config(args: argparse.Namespace) -> object:
+    from benchmarks.scale.scenario import ScaleConfig
+
+    config = ScaleConfig(sizes=(1, 8), parallel=(1, 8), reps_small=1, trace=False) if args.quick else ScaleConfig()
+    if args.scale_sizes is not None:
+        config.sizes = args.scale_sizes
+    if args.scale_parallel is not None:
+        config.parallel = args.scale_parallel
+    if args.scale_reps is not None:
+        config.reps_small = args.scale_reps
+    if args.no_kernel_trace:
+        config.trace = False
+    return config
+
+
+def _finish(part: str, results: dict[str, Any], out: Path, command: str, quick: bool, machine: dict[str, Any], cpu: Any) -> None:
+    machine["loadavg_at_end"] = os.getloadavg()
+    machine["cpu_use"] = cpu.read()
+    results["machine"] = machine
+    results["quick"] = quick
+    results["command"] = command
+    write_json(out / f"{part}.json", results)
+
+
+def _run_cni(config: object, out: Path, command: str, quick: bool) -> int:
+    from benchmarks.cni import report
+    from benchmarks.cni.cpu_share import CpuMeter
+    from benchmarks.cni.scenario import CniConfig, run_cni
+
+    assert isinstance(config, CniConfig)
+    machine = machine_info()
+    cpu = CpuMeter()
+    _log(f"cni scenario → {out}")
+    results = run_cni(config, _log)
+    _finish("cni", results, out, command, quick, machine, cpu)
+    if results["failure"] is None:
+        report.plot(results, out / "cni-latency.png")
+        write_text(out / "cni.md", report.markdown(results, command))
+        print(report.console(results))
+    _log(f"wrote {', '.join(sorted(p.name for p in out.glob('cni*')))} in {out}")
+    if results["failure"]:
+        print(f"FAILED (cni): {results['failure']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_scale(config: object, out: Path, command: str, quick: bool) -> int:
+    from benchmarks.cni.cpu_share import CpuMeter
+    from benchmarks.scale import report
+    from benchmarks.scale.scenario import ScaleConfig, run_scale
+
+    assert isinstance(config, ScaleConfig)
+    machine = machine_info()
+    cpu = CpuMeter()
+    _log(f"scale scenario → {out}")
+    results = run_scale(config, _log)
+    _finish("scale", results, out, command, quick, machine, cpu)
+    if results["failure"] is None:
+        report.plot(results, out / "scale-per-device.png")
+        write_text(out / "scale.md", report.markdown(results, command))
+        print(report.console(results))
+    _log(f"wrote {', '.join(sorted(p.name for p in out.glob('scale*')))} in {out}")
+    if results["failure"]:
+        print(f"FAILED (scale): {results['failure']}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _run(config: object, out: Path, command: str, quick: bool) -> int:

@@ -1,0 +1,391 @@
+"""The CNI part's report: Markdown, console tables and the plot, all from the results dict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from benchmarks.cni import phase_probe as probe
+from benchmarks.cni.breakdown import EXIT, STARTUP
+from benchmarks.cni.cycle import ADD, CYCLE, DEL, EXEC
+from benchmarks.cni.report_parts import machine_section, mib, ms, ratio_cell, spread
+from benchmarks.cni.scenario import BARE_PYTHON, GO, HOSTDEV, SELECTORS, cycle_name
+from benchmarks.harness.machine import machine_line
+from benchmarks.harness.tables import fmt_ratio, markdown_table, text_table
+
+# Phases grouped into what the lead can act on.
+BUCKETS: dict[str, tuple[str, ...]] = {
+    "interpreter start-up": (STARTUP,),
+    "imports": (probe.IMPORT_ENTRY, probe.IMPORT_LAZY),
+    "CNI env + config parse": (probe.CONFIG,),
+    "netns move (kernel)": (probe.MOVE,),
+    "other netlink + netns/sockets": (probe.NETLINK, probe.NETNS),
+    "state store + lock": (probe.STATE, probe.LOCK),
+    "plugin logic (Python)": (probe.SNAPSHOT, probe.RESOLVE, probe.RDMA, probe.RESULT, probe.LOG, probe.PLUGIN, probe.PROBE),
+    "interpreter exit": (EXIT,),
+}
+BUCKET_COLOURS = {
+    "interpreter start-up": "tab:blue", "imports": "lightsteelblue", "CNI env + config parse": "gold",
+    "netns move (kernel)": "tab:red", "other netlink + netns/sockets": "tab:orange", "state store + lock": "tab:purple",
+    "plugin logic (Python)": "tab:green", "interpreter exit": "tab:gray", "unclassified": "black",
+}  # fmt: skip
+
+
+# --- tables ---
+def cycle_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    summary = results["cycle"]["summary"]
+    headers = ["implementation", "ADD median", "DEL median", "ADD+DEL median", "ADD+DEL p10 – p90", "CPU ADD+DEL (user+sys)",
+               "peak RSS (ADD / DEL)"]  # fmt: skip
+    rows = []
+    for name, ops in summary.items():
+        rows.append([name, ms(ops[ADD]["wall_ns"]["median"]), ms(ops[DEL]["wall_ns"]["median"]), ms(ops[CYCLE]["wall_ns"]["median"]),
+                     spread(ops[CYCLE]["wall_ns"]), ms(ops[CYCLE]["cpu_ns"]["median"]),
+                     f"{_rss(results, name, ADD)} / {_rss(results, name, DEL)}"])  # fmt: skip
+    return headers, rows
+
+
+def _rss(results: dict[str, Any], name: str, command: str) -> str:
+    rss = results.get("rss", {})
+    value = rss.get("peak_rss_kb", {}).get(name, {}).get(command)
+    return mib(value["median"]) if value else "–"
+
+
+def ratio_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    rows = [[pair, *(ratio_cell(r[op]) for op in (ADD, DEL, CYCLE))] for pair, r in results["cycle"]["ratios"].items()]
+    return ["paired per round [p10–p90]", ADD, DEL, CYCLE], rows
+
+
+def version_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    version = results["version"]
+    rows = []
+    for name, stats in version["summary"].items():
+        rows.append([name, ms(stats["wall_ns"]["median"]), spread(stats["wall_ns"]), ms(stats["cpu_ns"]["median"]),
+                     _rss(results, name, EXEC)])  # fmt: skip
+    return ["exec", "wall median", "p10 – p90", "CPU (user+sys)", "peak RSS"], rows
+
+
+def phase_table(results: dict[str, Any], command: str) -> tuple[list[str], list[list[str]]]:
+    data = results["phases"][command]
+    total = sum(row["wall_ns"] for row in data["phases"])
+    rows = []
+    for row in data["phases"]:
+        cpu = row["cpu_ns"]
+        rows.append([row["phase"], ms(row["wall_ns"]), ms(cpu), ms(max(row["wall_ns"] - cpu, 0.0)) if cpu is not None else "–",
+                     f"{row['calls']:.0f}", f"{row['wall_ns'] / total * 100:.1f} %" if total else "–"])  # fmt: skip
+    rows.append(["sum of phases", ms(total), "", "", "", "100 %"])
+    return ["phase (exclusive)", "wall median", "CPU median", "off CPU", "calls", "share"], rows
+
+
+def bucket_totals(results: dict[str, Any], command: str) -> dict[str, float]:
+    by_phase = {row["phase"]: row["wall_ns"] for row in results["phases"][command]["phases"]}
+    out = {bucket: sum(by_phase.get(p, 0.0) for p in phases) for bucket, phases in BUCKETS.items()}
+    known = {p for phases in BUCKETS.values() for p in phases}
+    out["unclassified"] = sum(v for p, v in by_phase.items() if p not in known)
+    return out
+
+
+def bucket_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    commands = [c for c in (ADD, DEL) if c in results["phases"]]
+    totals = {c: bucket_totals(results, c) for c in commands}
+    rows = [[bucket, *(ms(totals[c][bucket]) for c in commands)] for bucket in [*BUCKETS, "unclassified"] if any(totals[c][bucket] for c in commands)]
+    rows.append(["sum", *(ms(sum(totals[c].values())) for c in commands)])
+    return ["where the time goes (phase-probe medians)", *commands], rows
+
+
+def import_totals_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    commands = results["importtime"]["commands"]
+    rows = []
+    for command, data in commands.items():
+        t = data["total_us"]
+        rows.append([command, f"{data['modules_imported']:.0f}", ms(t["plugin"] * 1e3), ms(t["hostdev"] * 1e3), ms(t["stdlib"] * 1e3),
+                     ms(t["cffi"] * 1e3), ms(t["interpreter start-up"] * 1e3), ms(data["wall_ns_under_importtime"]["median"])])  # fmt: skip
+    return ["command", "modules the plugin imports", "their import time", "hostdev modules (own)", "stdlib (own)", "cffi (own)",
+            "interpreter's own start-up imports", "exec wall under -X importtime"], rows  # fmt: skip
+
+
+def foreign_table(results: dict[str, Any], command: str, top: int = 14) -> tuple[list[str], list[list[str]]]:
+    rows = [[f"`{row['importer']}`", f"`{row['module']}`", ms(row["cumulative_us"] * 1e3)]
+            for row in results["importtime"]["commands"][command]["foreign_subtrees"][:top] if row["cumulative_us"] >= 100]  # fmt: skip
+    return ["hostdev module", "imports (not hostdev)", "cumulative (with what it pulls in)"], rows
+
+
+def own_table(results: dict[str, Any], command: str, origin: str, top: int = 14) -> tuple[list[str], list[list[str]]]:
+    rows = [[f"`{row['module']}`", ms(row["self_us"] * 1e3), ms(row["cumulative_us"] * 1e3)]
+            for row in results["importtime"]["commands"][command]["modules"] if row["origin"] == origin][:top]  # fmt: skip
+    return [f"{origin} module", "own import time", "cumulative"], rows
+
+
+# --- headline ---
+def _median(results: dict[str, Any], name: str, op: str) -> float:
+    return float(results["cycle"]["summary"][name][op]["wall_ns"]["median"])
+
+
+def headline(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    ratios = results["cycle"]["ratios"]
+    for selector in SELECTORS:
+        ours, theirs = cycle_name(HOSTDEV, selector), cycle_name(GO, selector)
+        key = f"{ours} ÷ {theirs}"
+        if key not in ratios:
+            continue
+        r = ratios[key][CYCLE]
+        lines.append(
+            f"**CNI ADD+DEL cycle, `{selector}` (target: no slower than Go host-device):** amd-host-device "
+            f"{ms(_median(results, ours, CYCLE))} vs Go host-device {ms(_median(results, theirs, CYCLE))} (medians); paired per "
+            f"round {ratio_cell(r)} ({'met' if r['median'] <= 1.0 else 'NOT met'}). ADD {ratio_cell(ratios[key][ADD])}, "
+            f"DEL {ratio_cell(ratios[key][DEL])}."
+        )
+    gap = results["cycle"].get("differences_ns", {}).get(f"{cycle_name(HOSTDEV, 'pciBusID')} − {cycle_name(GO, 'pciBusID')}")
+    if gap and "phases" in results:
+        add, dele = bucket_totals(results, ADD), bucket_totals(results, DEL)
+        python = sum(t[b] for t in (add, dele) for b in ("interpreter start-up", "imports", "interpreter exit"))
+        lines.append(
+            ("**The gap is Python start-up:**" if python >= 0.8 * gap[CYCLE]["median"] else "**Where the gap comes from:**")
+            + f" amd-host-device's ADD+DEL takes {ms(gap[CYCLE]['median'])} more than Go's (paired "
+            f"median, p10–p90 {spread(gap[CYCLE])}); interpreter start-up + imports + interpreter exit of its ADD and DEL add up to "
+            f"{ms(python)} (phase probe: start-up {ms(add['interpreter start-up'] + dele['interpreter start-up'])}, imports "
+            f"{ms(add['imports'] + dele['imports'])}, exit {ms(add['interpreter exit'] + dele['interpreter exit'])}); everything "
+            f"else it does (config, state store and lock, netlink, restoring addresses and routes twice, result) takes "
+            f"{ms(sum(add.values()) + sum(dele.values()) - python - add['netns move (kernel)'] - dele['netns move (kernel)'])} "
+            f"besides the two netns moves ({ms(add['netns move (kernel)'] + dele['netns move (kernel)'])}, the kernel's)."
+        )
+        bare = results["version"]["summary"].get(BARE_PYTHON)
+        go_cycle = results["cycle"]["summary"].get(cycle_name(GO, "pciBusID"))
+        if bare and go_cycle:
+            floor = 2 * bare["wall_ns"]["median"] + add["netns move (kernel)"] + dele["netns move (kernel)"]
+            lines.append(
+                f"**Floor for any Python plugin here:** two bare `{BARE_PYTHON}` execs ({ms(2 * bare['wall_ns']['median'])}) plus "
+                f"the two moves ({ms(add['netns move (kernel)'] + dele['netns move (kernel)'])}) = {ms(floor)} per cycle, "
+                f"{fmt_ratio(floor / go_cycle[CYCLE]['wall_ns']['median'])} Go host-device's whole cycle "
+                f"({ms(go_cycle[CYCLE]['wall_ns']['median'])})"
+                + (": even with zero imports and an instant exit a CPython plugin would be slower than Go on this machine; "
+                   "the imports and the exit are what can shrink." if floor > go_cycle[CYCLE]["wall_ns"]["median"] else
+                   ": below Go's cycle, so the imports and the exit stand between amd-host-device and the target.")
+            )
+    if results.get("go_left_behind"):
+        lines.append(
+            "**Not the same work:** Go host-device's DEL gives the NIC back down, without its addresses and routes, with its "
+            "host name left as alias (and its ADD renames it to CNI_IFNAME and moves no addresses); the stand-in was "
+            "re-addressed outside the clock after every Go run. amd-host-device's times include keeping the name and "
+            "restoring every address, the MTU, the up state and the routes, in the pod and again on the host, plus its "
+            "state record and device lock."
+        )
+    version = results["version"]
+    vs = version["summary"]
+    if HOSTDEV in vs:
+        parts = [f"amd-host-device {ms(vs[HOSTDEV]['wall_ns']['median'])}"]
+        if BARE_PYTHON in vs:
+            parts.append(f"bare `{BARE_PYTHON}` {ms(vs[BARE_PYTHON]['wall_ns']['median'])} "
+                         f"(amd-host-device ÷ bare: {ratio_cell(version['ratios'].get(f'{HOSTDEV} ÷ {BARE_PYTHON}'))})")  # fmt: skip
+        if GO in vs:
+            parts.append(f"Go host-device {ms(vs[GO]['wall_ns']['median'])} (amd-host-device ÷ Go: {ratio_cell(version['ratios'].get(f'{HOSTDEV} ÷ {GO}'))})")
+        lines.append("**VERSION exec:** " + "; ".join(parts) + ".")
+    rss = results.get("rss", {}).get("peak_rss_kb")
+    if rss:
+        def peak(name: str, command: str) -> str:
+            value = rss.get(name, {}).get(command)
+            return mib(value["median"]) if value else "–"
+
+        ours, theirs = cycle_name(HOSTDEV, "pciBusID"), cycle_name(GO, "pciBusID")
+        lines.append(
+            f"**Peak RSS of one exec** (GNU time, medians): amd-host-device ADD {peak(ours, ADD)}, DEL {peak(ours, DEL)}, "
+            f"VERSION {peak(HOSTDEV, EXEC)}; bare interpreter {peak(BARE_PYTHON, EXEC)}; Go host-device ADD {peak(theirs, ADD)}, "
+            f"DEL {peak(theirs, DEL)}, VERSION {peak(GO, EXEC)}."
+        )
+    if "phases" in results:
+        for command in (ADD, DEL):
+            totals = bucket_totals(results, command)
+            total = sum(totals.values())
+            ranked = sorted(((v, k) for k, v in totals.items() if v > 0), reverse=True)
+            lines.append(
+                f"**Where one {command} spends its {ms(total)}** (phase probe, medians): "
+                + ", ".join(f"{k} {ms(v)} ({v / total * 100:.0f} %)" for v, k in ranked) + "."
+            )
+    it = results.get("importtime", {}).get("commands", {}).get(ADD)
+    if it:
+        top = [f"`{row['module']}` ← `{row['importer']}` {ms(row['cumulative_us'] * 1e3)}" for row in it["foreign_subtrees"][:5]]
+        hd = [f"`{row['module']}` {ms(row['self_us'] * 1e3)}" for row in it["modules"] if row["origin"] == "hostdev"][:5]
+        lines.append(
+            f"**Imports (ADD, `-X importtime`, medians):** the plugin imports {it['modules_imported']:.0f} modules for "
+            f"{ms(it['total_us']['plugin'] * 1e3)} (hostdev's own module bodies {ms(it['total_us']['hostdev'] * 1e3)}, stdlib "
+            f"{ms(it['total_us']['stdlib'] * 1e3)}). Costliest foreign imports: {', '.join(top)}. Costliest hostdev module "
+            f"bodies: {', '.join(hd)}."
+        )
+    return lines
+
+
+# --- documents ---
+def markdown(results: dict[str, Any], command: str) -> str:
+    m = results["machine"]
+    cfg = results["config"]
+    out = [
+        "# amd-host-device as a CNI binary: end to end, against Go host-device",
+        "",
+        f"Generated by `{command}` on {m['date_utc']}. Every number below comes from this one run; ratios are per-round "
+        "ratios of implementations that ran in the same round.",
+        "",
+        *machine_section(m, [["Go host-device", "/usr/lib/cni/host-device (Debian containernetworking-plugins)"],
+                             ["launcher", f"`{results.get('launcher', '?')}`"]]),  # fmt: skip
+        "## What is measured",
+        "",
+        "Each exec is timed the way a runtime experiences it: a spawner process living in the node's \"host\" namespace "
+        "(with the fabricated PCI sysfs bind-mounted over `/sys` in its private mount namespace) `posix_spawn`s the plugin "
+        "with the CNI environment and the configuration on a stdin pipe, and takes the time from just before the spawn to "
+        "`wait4` reaping it; CPU time is the child's rusage. Peak RSS comes from a separate pass under GNU `time -f %M` "
+        "(`wait4`'s `ru_maxrss` of a vforked child includes the spawner's own RSS).",
+        "",
+        f"Stand-in: {results['standin']}. IPv6 DAD is off in every namespace. The plugin's state directory is on "
+        f"{results.get('state_fs', '?')} (its fsyncs cost what that file system's cost).",
+        "",
+        markdown_table(["implementation", "what it does"], [[k, v] for k, v in results.get("implementations", {}).items()], left=2),
+        "",
+        f"Method: {results['cycle']['rounds']} measured rounds after {cfg['warmup']} warm-up round(s); each round runs ADD then "
+        "DEL of every implementation once, round-robin, the first implementation rotating per round. After every run "
+        "(outside the clock) what Go host-device stripped is put back with one `ip -batch` and the stand-in is compared "
+        "with its baseline snapshot; at the end `ip -j -d`'s own view must equal the view before the first run.",
+        "",
+        "## Headline",
+        "",
+        *[f"- {line}" for line in headline(results)],
+        "",
+        "## ADD + DEL cycle",
+        "",
+        markdown_table(*cycle_table(results)),
+        "",
+        markdown_table(*ratio_table(results)),
+        "",
+    ]
+    if results.get("go_left_behind"):
+        out += ["What Go host-device's DEL left on the host before re-addressing (first run, hostdev snapshot diff):", ""]
+        out += [f"- `{name}`: {text}" for name, text in results["go_left_behind"].items()]
+        out.append("")
+    out += [
+        "![CNI cycle per implementation](cni-latency.png)",
+        "",
+        "## VERSION exec",
+        "",
+        f"{results['version']['rounds']} rounds, round-robin. The bare interpreter is the one the launcher's `#!` names, with the "
+        "same isolation flags: the floor under any Python plugin.",
+        "",
+        markdown_table(*version_table(results)),
+        "",
+        "## Where the milliseconds go",
+        "",
+        f"Per-phase timers ({results['phases']['runs']} probed ADD+DEL cycles): `benchmarks/cni/phase_probe.py` runs in place of "
+        "the launcher (same interpreter, `-I -S`, same `sys.path`) and calls the plugin's own `main()`, with wrappers on "
+        "`builtins.__import__`, the netlink socket, state store, lock, sysfs resolve, snapshot/apply and output. Time is "
+        "exclusive (nested phases never count twice), per phase wall and this thread's CPU; interpreter start-up is spawn → "
+        "the script's first line and exit is `main()` returning → reaped, both on the spawner's clock. Probe overhead shows as "
+        f"the difference between the probed totals (ADD {ms(results['phases'][ADD]['total_wall_ns']['median'])}, DEL "
+        f"{ms(results['phases'][DEL]['total_wall_ns']['median'])}) and the plain medians above.",
+        "",
+        markdown_table(*bucket_table(results)),
+        "",
+        "### ADD, every phase",
+        "",
+        markdown_table(*phase_table(results, ADD)),
+        "",
+        "### DEL, every phase",
+        "",
+        markdown_table(*phase_table(results, DEL)),
+        "",
+        "## Imports (`-X importtime`)",
+        "",
+        f"A copy of the installed launcher with `{results['importtime']['launcher_flags']}` on its `#!` line, "
+        f"{results['importtime']['commands'][ADD]['runs']} run(s) per command, medians. `-X importtime` slows every import a "
+        "little, so absolute numbers run high; rankings and shares hold. \"Own\" is a module body's own time, "
+        "\"cumulative\" includes what it imports.",
+        "",
+        markdown_table(*import_totals_table(results)),
+        "",
+        "### Non-hostdev modules each hostdev module pulls in (ADD)",
+        "",
+        markdown_table(*foreign_table(results, ADD), left=2),
+        "",
+        "### hostdev module bodies by own import time (ADD)",
+        "",
+        markdown_table(*own_table(results, ADD, "hostdev")),
+        "",
+        "### stdlib modules by own import time (ADD)",
+        "",
+        markdown_table(*own_table(results, ADD, "stdlib")),
+        "",
+        "### VERSION: what it imports beyond the interpreter",
+        "",
+        markdown_table(*foreign_table(results, "VERSION"), left=2),
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        "sudo .venv/bin/python -m benchmarks --parts cni            # this part, writes benchmarks/results/cni.*",
+        "sudo .venv/bin/python -m benchmarks --quick --out /tmp/hdb   # smoke run of every part (CI)",
+        "```",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def console(results: dict[str, Any]) -> str:
+    parts = ["== CNI ADD+DEL cycle", text_table(*cycle_table(results)), "", text_table(*ratio_table(results)), "",
+             "== VERSION exec", text_table(*version_table(results)), ""]  # fmt: skip
+    if "phases" in results:
+        parts += ["== where the time goes", text_table(*bucket_table(results)), ""]
+    if "importtime" in results:
+        parts += ["== imports", text_table(*import_totals_table(results)), "", text_table(*foreign_table(results, ADD), left=2), ""]
+    parts += ["== headline", *[line.replace("**", "") for line in headline(results)]]
+    return "\n".join(parts)
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = results["cycle"]["summary"]
+    names = list(summary)
+    colours = {name: plt.get_cmap("tab10")(i % 10) for i, name in enumerate(names)}
+    fig, axes = plt.subplots(1, 3, figsize=(19, 5.4), gridspec_kw={"width_ratios": [1.6, 1.0, 1.4]})
+    ops = [ADD, DEL, CYCLE]
+    width = 0.8 / max(len(names), 1)
+    for i, name in enumerate(names):
+        walls = [summary[name][op]["wall_ns"] for op in ops]
+        xs = [g - 0.4 + width * (i + 0.5) for g in range(len(ops))]
+        axes[0].bar(xs, [w["median"] / 1e6 for w in walls], width * 0.95, label=name, color=colours[name],
+                    yerr=[[max(w["median"] - w["p10"], 0) / 1e6 for w in walls], [max(w["p90"] - w["median"], 0) / 1e6 for w in walls]],
+                    capsize=2, error_kw={"elinewidth": 0.8})  # fmt: skip
+    axes[0].set_xticks(range(len(ops)))
+    axes[0].set_xticklabels(ops)
+    axes[0].set_ylabel("exec wall [ms], median, whiskers p10–p90")
+    axes[0].set_title("CNI cycle per implementation (spawn → reaped)", fontsize=10)
+    axes[0].legend(fontsize=8)
+    version = results["version"]["summary"]
+    vnames = list(version)
+    axes[1].bar(range(len(vnames)), [version[n]["wall_ns"]["median"] / 1e6 for n in vnames],
+                yerr=[[max(version[n]["wall_ns"]["median"] - version[n]["wall_ns"]["p10"], 0) / 1e6 for n in vnames],
+                      [max(version[n]["wall_ns"]["p90"] - version[n]["wall_ns"]["median"], 0) / 1e6 for n in vnames]],
+                color=[plt.get_cmap("tab10")(i + 4) for i in range(len(vnames))], capsize=2)  # fmt: skip
+    axes[1].set_xticks(range(len(vnames)))
+    axes[1].set_xticklabels(vnames, rotation=12, ha="right", fontsize=8)
+    axes[1].set_title("VERSION exec vs bare interpreter", fontsize=10)
+    axes[1].set_ylabel("exec wall [ms], median, whiskers p10–p90")
+    commands = [c for c in (ADD, DEL) if c in results.get("phases", {})]
+    totals = {c: bucket_totals(results, c) for c in commands}
+    buckets = [b for b in [*BUCKETS, "unclassified"] if any(totals[c].get(b) for c in commands)]
+    left = [0.0] * len(commands)
+    for bucket in buckets:
+        values = [totals[c].get(bucket, 0.0) / 1e6 for c in commands]
+        axes[2].barh(range(len(commands)), values, left=left, color=BUCKET_COLOURS.get(bucket, "black"), label=bucket)
+        left = [a + b for a, b in zip(left, values)]
+    axes[2].set_yticks(range(len(commands)))
+    axes[2].set_yticklabels([f"amd-host-device {c}" for c in commands])
+    axes[2].set_xlabel("ms (phase-probe medians, exclusive)")
+    axes[2].set_title("where one exec's time goes", fontsize=10)
+    axes[2].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
+    for ax in axes:
+        ax.grid(axis="y" if ax is not axes[2] else "x", alpha=0.3)
+    fig.suptitle(f"amd-host-device vs Go host-device, {results['cycle']['rounds']} interleaved rounds — {machine_line(results['machine'])}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+

@@ -1,0 +1,186 @@
+"""The CNI scenario: the installed binary, end to end, against Debian's Go host-device.
+
+Passes, all on one node (one stand-in NIC, one pod), every exec through the spawner:
+
+1. cycle: ADD then DEL of the stand-in, round-robin over amd-host-device and Go host-device, each
+   with a ``pciBusID`` and a ``device`` (name) configuration; after every run (outside the clock)
+   what Go host-device stripped is put back and the stand-in is checked against its baseline;
+2. VERSION: one exec each of amd-host-device VERSION, a bare ``<real python> -I -S -c pass`` and
+   Go host-device VERSION, round-robin;
+3. breakdown: ``-X importtime`` of VERSION/ADD/DEL, and per-phase timers of ADD/DEL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from benchmarks.cni.breakdown import VERSION_STDIN, run_importtime, run_phases
+from benchmarks.cni.cycle import ADD, CYCLE, DEL, EXEC, CycleImpl, ExecClock, ExecImpl, PluginFailed
+from benchmarks.cni.launcher import Launcher
+from benchmarks.cni.node import GO_HOST_DEVICE, BenchNode, RestoreMismatch
+from benchmarks.cni.rss import measure_peak_rss
+from benchmarks.cni.spawner import PLUGIN_PATH, Exec, Job, SpawnError
+from benchmarks.harness.interleave import Implementation, ImplementationFailed, Runs, run_interleaved
+from benchmarks.harness.stats import paired_differences, paired_ratios, summarize
+
+HOSTDEV = "amd-host-device"
+GO = "host-device"
+BARE_PYTHON = "python -I -S -c pass"
+SELECTORS = ("pciBusID", "device")
+
+
+def cycle_name(plugin: str, selector: str) -> str:
+    return f"{plugin} {selector}"
+
+
+@dataclass
+class CniConfig:
+    rounds: int = 40
+    warmup: int = 2
+    version_rounds: int = 60
+    importtime_runs: int = 10
+    phase_runs: int = 15
+    rss_runs: int = 5
+    go: bool = True  # compare with /usr/lib/cni/host-device (skipped when it is not installed)
+
+
+def _exec_stats(execs: Sequence[Exec]) -> dict[str, Any]:
+    return {
+        "wall_ns": summarize([float(e.wall_ns) for e in execs]).to_dict(),
+        "cpu_ns": summarize([float(e.cpu_ns) for e in execs]).to_dict(),
+    }
+
+
+def cycle_results(runs: Runs[Exec]) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    walls: dict[str, dict[str, list[float]]] = {}
+    for name in runs.rounds:
+        adds, dels = runs.series(name, ADD), runs.series(name, DEL)
+        cycles = [float(a.wall_ns + d.wall_ns) for a, d in zip(adds, dels)]
+        cycle_cpu = [float(a.cpu_ns + d.cpu_ns) for a, d in zip(adds, dels)]
+        summary[name] = {
+            ADD: _exec_stats(adds), DEL: _exec_stats(dels),
+            CYCLE: {"wall_ns": summarize(cycles).to_dict(), "cpu_ns": summarize(cycle_cpu).to_dict()},
+        }  # fmt: skip
+        walls[name] = {ADD: [float(a.wall_ns) for a in adds], DEL: [float(d.wall_ns) for d in dels], CYCLE: cycles}
+    ratios: dict[str, Any] = {}
+    differences: dict[str, Any] = {}
+    for selector in SELECTORS:
+        ours, theirs = cycle_name(HOSTDEV, selector), cycle_name(GO, selector)
+        if ours in walls and theirs in walls:
+            ratios[f"{ours} ÷ {theirs}"] = {op: paired_ratios(walls[ours][op], walls[theirs][op]).to_dict() for op in (ADD, DEL, CYCLE)}
+            differences[f"{ours} − {theirs}"] = {
+                op: paired_differences(walls[ours][op], walls[theirs][op]).to_dict() for op in (ADD, DEL, CYCLE)
+            }
+    return {
+        "rounds": len(next(iter(runs.rounds.values()), [])),
+        "summary": summary,
+        "ratios": ratios,
+        "differences_ns": differences,
+        "samples_ms": {name: {op: [round(v / 1e6, 2) for v in vs] for op, vs in ops.items()} for name, ops in walls.items()},
+        "first_in_round": [order[0] for order in runs.order],
+    }
+
+
+def version_results(runs: Runs[Exec]) -> dict[str, Any]:
+    walls = {name: [float(e.wall_ns) for e in runs.series(name, EXEC)] for name in runs.rounds}
+    summary = {name: _exec_stats(runs.series(name, EXEC)) for name in runs.rounds}
+    ratios: dict[str, Any] = {}
+    for base in (BARE_PYTHON, GO):
+        if HOSTDEV in walls and base in walls:
+            ratios[f"{HOSTDEV} ÷ {base}"] = paired_ratios(walls[HOSTDEV], walls[base]).to_dict()
+    diffs: dict[str, Any] = {}
+    if HOSTDEV in walls and BARE_PYTHON in walls:
+        diffs[f"{HOSTDEV} − {BARE_PYTHON}"] = summarize([a - b for a, b in zip(walls[HOSTDEV], walls[BARE_PYTHON])]).to_dict()
+    return {"rounds": len(next(iter(walls.values()), [])), "summary": summary, "ratios": ratios, "differences_ns": diffs}
+
+
+def _cycle_impls(node: BenchNode, go: bool) -> list[CycleImpl]:
+    device, pod = node.devices[0], node.pod_names[0]
+    impls = []
+    for selector in SELECTORS:
+        impls.append(CycleImpl(
+            cycle_name(HOSTDEV, selector), node, node.plugin, node.hostdev_conf(device, selector), device, pod,
+            strips_config=False, description=f"installed launcher, {{\"{selector}\": …, \"stateDir\": …}}; keeps the name, "
+            "restores addresses, MTU, up state and routes in the pod and on DEL",
+        ))  # fmt: skip
+        if go:
+            impls.append(CycleImpl(
+                cycle_name(GO, selector), node, GO_HOST_DEVICE, node.go_conf(device, selector), device, pod,
+                strips_config=True, description=f"{GO_HOST_DEVICE} (Go), {{\"{selector}\": …}}; renames to CNI_IFNAME, moves "
+                "no addresses or routes; after DEL the stand-in is re-addressed outside the clock",
+            ))  # fmt: skip
+    return impls
+
+
+def _version_impls(node: BenchNode, go: bool) -> list[ExecImpl]:
+    launcher = Launcher.read(node.plugin)
+    version_env = {"PATH": PLUGIN_PATH, "CNI_COMMAND": "VERSION"}
+    impls = [
+        ExecImpl(HOSTDEV, node, Job((str(node.plugin),), version_env, VERSION_STDIN), "installed launcher, CNI_COMMAND=VERSION"),
+        ExecImpl(BARE_PYTHON, node, Job((launcher.interpreter, "-I", "-S", "-c", "pass"), {"PATH": PLUGIN_PATH}),
+                 f"the launcher's interpreter {launcher.interpreter} doing nothing: the floor of any Python plugin"),
+    ]  # fmt: skip
+    if go:
+        impls.append(ExecImpl(GO, node, Job((str(GO_HOST_DEVICE),), version_env, VERSION_STDIN), f"{GO_HOST_DEVICE} VERSION"))
+    return impls
+
+
+def _progress(log: Callable[[str], None]) -> Callable[[int, int], None]:
+    step = [0]
+
+    def report(done: int, total: int) -> None:
+        percent = done * 100 // total
+        if percent >= step[0] + 25 or done == total:
+            step[0] = percent
+            log(f"  {done}/{total} rounds")
+
+    return report
+
+
+def run_cni(cfg: CniConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    go = cfg.go and GO_HOST_DEVICE.exists()
+    results: dict[str, Any] = {"scenario": "cni", "failure": None, "config": dict(cfg.__dict__, go=go)}
+    if cfg.go and not go:
+        results["go_missing"] = f"{GO_HOST_DEVICE} not installed (package containernetworking-plugins): Go comparison skipped"
+    with BenchNode(devices=1, pods=1) as node:
+        results["standin"] = node.describe()
+        results["state_fs"] = node.state_filesystem()
+        results["namespaces"] = {"host": node.host_name, "pods": node.pod_names}
+        results["launcher"] = node.plugin.read_text().splitlines()[0]
+        device, pod = node.devices[0], node.pod_names[0]
+        try:
+            impls = _cycle_impls(node, go)
+            results["implementations"] = {impl.name: impl.description for impl in impls}
+
+            def check(impl: Implementation) -> None:
+                assert isinstance(impl, CycleImpl)
+                impl.after_run()
+
+            log(f"cycle: {cfg.rounds} rounds (+{cfg.warmup} warm-up) × {len(impls)} implementations")
+            runs = run_interleaved(impls, cfg.rounds, ExecClock(), warmup=cfg.warmup, check=check, progress=_progress(log))
+            results["cycle"] = cycle_results(runs)
+            results["go_left_behind"] = {impl.name: impl.left_behind for impl in impls if impl.strips_config}
+
+            versions = _version_impls(node, go)
+            results["version_implementations"] = {impl.name: impl.description for impl in versions}
+            log(f"VERSION: {cfg.version_rounds} rounds × {len(versions)}")
+            results["version"] = version_results(run_interleaved(versions, cfg.version_rounds, ExecClock(), warmup=2))
+
+            log(f"peak RSS: {cfg.rss_runs} run(s) of every exec under GNU time")
+            results["rss"] = measure_peak_rss(node, [*impls, *versions], cfg.rss_runs)
+            log("breakdown: -X importtime and per-phase timers")
+            results["importtime"] = run_importtime(node, device, pod, cfg.importtime_runs, log)
+            results["phases"] = run_phases(node, device, pod, cfg.phase_runs, log)
+            node.check_independent()
+            results["checks"] = {
+                "after_every_run": "hostdev snapshot of the stand-in equal to its baseline, pod holds only lo "
+                                   "(after re-addressing, for Go host-device)",
+                "final": "`ip -j -d addr` / `ip -j route show table all` of the stand-in equal to the view before the first run",
+                "passed": True,
+            }  # fmt: skip
+        except (ImplementationFailed, RestoreMismatch, SpawnError, PluginFailed) as exc:
+            results["failure"] = str(exc)
+            results["checks"] = {"passed": False}
+    return results

@@ -1,0 +1,184 @@
+"""The CNI and scale parts' safety nets on this machine's kernel: plugins really run inside the
+node, a plugin that keeps the device is caught, the probes account for every millisecond, peak
+RSS is the plugin's own, and namespaces never outlive a run (not even a Ctrl-C)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from benchmarks.cni.breakdown import EXIT, STARTUP, run_importtime, run_phases
+from benchmarks.cni.cycle import ADD, DEL, EXEC, CycleImpl, ExecClock, ExecImpl
+from benchmarks.cni.launcher import Launcher
+from benchmarks.cni.node import GO_HOST_DEVICE, BenchNode, RestoreMismatch
+from benchmarks.cni.phase_probe import MOVE
+from benchmarks.cni.rss import measure_peak_rss, rss_available
+from benchmarks.cni.spawner import PLUGIN_PATH, Job
+from benchmarks.harness.interleave import Implementation, ImplementationFailed, run_interleaved
+
+pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
+REPO = Path(__file__).resolve().parents[2]
+needs_go = pytest.mark.skipif(not GO_HOST_DEVICE.exists(), reason="Go host-device (containernetworking-plugins) not installed")
+
+
+def _netns_names() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def _after_run(impl: Implementation) -> None:
+    assert isinstance(impl, CycleImpl)
+    impl.after_run()
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[BenchNode]:
+    with BenchNode(devices=2, pods=2) as built:
+        yield built
+
+
+def test_spawned_plugins_see_the_nodes_namespace_and_fabricated_sysfs(node: BenchNode) -> None:
+    script = "readlink /proc/self/ns/net; ls /sys/bus/pci/devices; cat"
+    done = node.spawner.run_one(Job(("/bin/sh", "-c", script), {"PATH": PLUGIN_PATH}, "config on stdin"))
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"net:[{os.stat(f'/run/netns/{node.host_name}').st_ino}]"
+    assert sorted(lines[1:-1]) == sorted(d.bdf for d in node.devices)
+    assert lines[-1] == "config on stdin"
+    failed = node.spawner.run_one(Job(("/bin/sh", "-c", "echo oops >&2; exit 3"), {"PATH": PLUGIN_PATH}))
+    assert (failed.returncode, failed.stderr) == (3, "oops\n")
+    assert failed.start_ns < failed.end_ns
+
+
+def test_parallel_batches_overlap_and_sequential_ones_do_not(node: BenchNode) -> None:
+    sleeper = Job(("/bin/sleep", "0.4"), {"PATH": PLUGIN_PATH})
+    together = node.spawner.run([sleeper] * 3, parallel=3)
+    assert max(e.start_ns for e in together) < min(e.end_ns for e in together)
+    in_turn = node.spawner.run([sleeper] * 3, parallel=1)
+    assert all(later.start_ns >= earlier.end_ns for earlier, later in zip(in_turn, in_turn[1:]))
+
+
+BROKEN_PLUGIN = """#!/bin/sh
+cat >/dev/null
+if [ "$CNI_COMMAND" = ADD ]; then
+  ip link set dev {device} netns "$(basename "$CNI_NETNS")"
+  echo '{{"cniVersion": "1.0.0", "interfaces": [{{"name": "{device}"}}]}}'
+fi
+"""
+
+
+def test_a_plugin_that_keeps_the_device_fails_the_measurement() -> None:
+    with BenchNode(devices=1, pods=1) as own:
+        names = {own.host_name, *own.pod_names}
+        device, pod = own.devices[0], own.pod_names[0]
+        broken = own.bin_dir / "keeps-device"
+        broken.write_text(BROKEN_PLUGIN.format(device=device.name))
+        broken.chmod(0o755)
+        good = CycleImpl("amd-host-device", own, own.plugin, own.hostdev_conf(device, "pciBusID"), device, pod, strips_config=False)
+        bad = CycleImpl("keeps-device", own, broken, {"cniVersion": "1.0.0", "name": "n", "type": "keeps-device"}, device, pod, strips_config=False)
+        with pytest.raises(ImplementationFailed) as failed:
+            run_interleaved([good, bad], 2, ExecClock(), check=_after_run)
+        assert failed.value.name == "keeps-device"
+        assert isinstance(failed.value.cause, RestoreMismatch)
+        assert "still has links" in str(failed.value.cause)
+    assert not names & _netns_names()
+
+
+@needs_go
+def test_go_host_device_is_readdressed_outside_the_clock_and_then_equal(node: BenchNode) -> None:
+    device, pod = node.devices[1], node.pod_names[1]
+    go = CycleImpl("host-device", node, GO_HOST_DEVICE, node.go_conf(device, "device"), device, pod, strips_config=True)
+    ours = CycleImpl("amd-host-device", node, node.plugin, node.hostdev_conf(device, "device"), device, pod, strips_config=False)
+    runs = run_interleaved([ours, go], 2, ExecClock(), check=_after_run)
+    assert runs.ops("host-device") == [ADD, DEL] and runs.ops("amd-host-device") == [ADD, DEL]
+    assert go.left_behind is not None
+    for lost in ("up: True -> False", "alias: None -> 'enp33s0f0'", "addresses: 3 items -> 0 items", "routes: 2 items -> 0 items"):
+        assert lost in go.left_behind
+    assert ours.left_behind is None
+    node.check_independent()
+
+
+def test_phase_probe_accounts_for_the_whole_exec(node: BenchNode) -> None:
+    result = run_phases(node, node.devices[0], node.pod_names[0], 1, lambda _m: None)
+    for command in (ADD, DEL):
+        phases = {row["phase"]: row for row in result[command]["phases"]}
+        assert phases[MOVE]["calls"] == 1  # exactly one netns move per command
+        assert phases[MOVE]["wall_ns"] > phases[MOVE]["cpu_ns"]  # the move waits in the kernel
+        assert phases[STARTUP]["wall_ns"] > 0 and phases[EXIT]["wall_ns"] > 0
+        total = sum(row["wall_ns"] for row in result[command]["phases"])
+        assert abs(total - result[command]["total_wall_ns"]["median"]) < 1e6  # nothing unaccounted
+
+
+def test_importtime_tells_the_commands_apart(node: BenchNode) -> None:
+    result = run_importtime(node, node.devices[0], node.pod_names[0], 1, lambda _m: None)
+    modules = {c: {row["module"] for row in data["modules"]} for c, data in result["commands"].items()}
+    assert {"cni_main", "hostdev.cni.plugin", "hostdev.cni.add"} <= modules[ADD]
+    assert "hostdev.cni.detach" in modules[DEL] and "hostdev.cni.add" not in modules["VERSION"]
+    assert result["commands"][ADD]["total_us"]["plugin"] > result["commands"]["VERSION"]["total_us"]["plugin"]
+
+
+@pytest.mark.skipif(rss_available() is not None, reason="GNU time not installed")
+def test_peak_rss_is_the_plugins_own_not_the_spawners(node: BenchNode) -> None:
+    launcher = Launcher.read(node.plugin)
+    bare = ExecImpl("bare", node, Job((launcher.interpreter, "-I", "-S", "-c", "pass"), {"PATH": PLUGIN_PATH}))
+    small = ExecImpl("true", node, Job(("/bin/true",), {"PATH": PLUGIN_PATH}))
+    rss = measure_peak_rss(node, [bare, small], 1)["peak_rss_kb"]
+    with open(f"/proc/{node.spawner.pid}/status") as f:
+        spawner_kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    assert rss["true"][EXEC]["median"] < rss["bare"][EXEC]["median"] < spawner_kb
+
+
+def test_quick_cni_and_scale_parts_pass_and_leave_nothing_behind(tmp_path: Path) -> None:
+    before = _netns_names()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--parts", "cni,scale", "--out", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    cni = json.loads((tmp_path / "cni.json").read_text())
+    assert cni["failure"] is None and cni["checks"]["passed"] is True and cni["quick"] is True
+    assert (tmp_path / "cni.md").read_text().startswith("# amd-host-device as a CNI binary")
+    scale = json.loads((tmp_path / "scale.json").read_text())
+    assert scale["failure"] is None and scale["checks"]["passed"] is True
+    assert {(r["mode"], r["n"], r["parallel"]) for r in scale["runs"] if r["plugin"] == "amd-host-device"} == {
+        ("one pod", 1, 1), ("separate pods", 1, 1), ("one pod", 8, 1), ("separate pods", 8, 1), ("separate pods", 8, 8)}
+    assert (tmp_path / "scale.md").read_text().startswith("# amd-host-device at scale")
+    for png in ("cni-latency.png", "scale-per-device.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "move.json").exists()
+    leftovers = {n for n in _netns_names() - before if n.startswith("hdb-")}
+    assert not leftovers & {cni["namespaces"]["host"], *cni["namespaces"]["pods"]}
+
+
+def test_ctrl_c_removes_every_namespace_and_the_node_directory(tmp_path: Path) -> None:
+    before = _netns_names()
+    nodes_before = set(Path("/tmp").glob("hdb-node-*"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks", "--quick", "--parts", "scale", "--out", str(tmp_path)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ours = {n for n in _netns_names() - before if n.startswith("hdb-")}
+            if len(ours) >= 9 and proc.poll() is None:  # host + 8 pods: the node is built
+                break
+            time.sleep(0.05)
+        assert len(ours) >= 9, "the scale part never built its node"
+        time.sleep(0.5)  # let it get into the batches
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err[-2000:]
+    assert not ours & _netns_names()
+    assert not set(Path("/tmp").glob("hdb-node-*")) - nodes_before
