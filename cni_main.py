@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -11,5 +12,20 @@ def main() -> int:
     return plugin_main()
 
 
+def run() -> None:
+    """Run the plugin and leave without interpreter finalization.
+
+    A plugin process lives for one call; tearing down every module and object at exit cost
+    ~6-15 ms per call (measured in benchmarks/cni) and frees nothing the kernel would not.
+    Everything the plugin writes is flushed first; state files are fsync'd when written.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -15,9 +15,10 @@ def main() -> int:
         from deploy.node_install import main as node_install_main
 
         return node_install_main(sys.argv[1:])
-    from cni_main import main as plugin_main
+    from cni_main import run as plugin_run
 
-    return plugin_main()
+    plugin_run()  # never returns: flushes and leaves without finalization
+    return 0
 
 
 if __name__ == "__main__":

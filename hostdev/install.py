@@ -40,8 +40,8 @@ def launcher_text(interpreter: str | None = None) -> str:
         f"{MARKER}\n"
         "import sys\n"
         f"sys.path[:0] = {paths!r}\n"
-        "from cni_main import main\n"
-        "sys.exit(main())\n"
+        "from cni_main import run\n"
+        "run()\n"
     )
 
 

@@ -10,7 +10,7 @@ state, then routes (a route through a down link is refused).
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass, field, fields
+from hostdev._record import field, fields, record
 from typing import Any, Iterable
 
 from hostdev._netlink.rtnl_addr import Address
@@ -28,7 +28,7 @@ from hostdev.errors import NetlinkError
 from hostdev.handle import Handle
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LinkSnapshot:
     """What a link had: enough to rebuild it in another namespace or back on the host."""
 
@@ -49,13 +49,13 @@ class LinkSnapshot:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in ("addresses", "routes", "skipped_routes"):
+        for name in fields(self):
+            value = getattr(self, name)
+            if name in ("addresses", "routes", "skipped_routes"):
                 value = [_record_to_dict(item) for item in value]
             elif isinstance(value, tuple):
                 value = list(value)
-            out[f.name] = value
+            out[name] = value
         return out
 
     @classmethod
@@ -84,9 +84,9 @@ class LinkSnapshot:
 
 def _record_to_dict(record: Address | Route) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for f in fields(record):
-        value = getattr(record, f.name)
-        out[f.name] = [list(v) for v in value] if f.name == "metrics" else value
+    for name in fields(record):
+        value = getattr(record, name)
+        out[name] = [list(v) for v in value] if name == "metrics" else value
     return out
 
 
@@ -94,15 +94,15 @@ def _record_from_dict(cls: type[Any], data: Any) -> Any:
     if not isinstance(data, dict):
         raise ValueError(f"malformed {cls.__name__} record")
     kwargs: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name not in data:
+    for name in fields(cls):
+        if name not in data:
             continue
-        value = data[f.name]
-        if f.name == "metrics":
+        value = data[name]
+        if name == "metrics":
             value = tuple((int(k), int(v)) for k, v in value)
         elif value is not None and not isinstance(value, (int, str, bool)):
-            raise ValueError(f"malformed {cls.__name__}.{f.name}")
-        kwargs[f.name] = value
+            raise ValueError(f"malformed {cls.__name__}.{name}")
+        kwargs[name] = value
     return cls(**kwargs)
 
 
@@ -185,7 +185,7 @@ def move_link(source: Handle, target: Handle, link: Link, *, name: str | None = 
     return target.link(name=name or link.name)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ApplyReport:
     """What :func:`apply_snapshot` could not restore (routes are best effort), with the reasons."""
 
@@ -264,6 +264,6 @@ def _deletion_order(addrs: Iterable[Address]) -> list[Address]:
 def _relabel(addr: Address, old: str, new: str) -> Address:
     if addr.label is None or old == new:
         return addr
-    from dataclasses import replace
+    from hostdev._record import replace
 
     return replace(addr, label=translate_label(addr.label, old, new))

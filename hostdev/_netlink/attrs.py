@@ -8,7 +8,7 @@ numbers the caller asks for; everything else is skipped by length without being 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from hostdev._record import record
 from enum import IntEnum
 from typing import Callable, Iterable
 
@@ -45,7 +45,7 @@ _U32 = _FIXED[Kind.U32]
 _U64 = _FIXED[Kind.U64]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Attr:
     number: int
     name: str

@@ -13,7 +13,7 @@ is no builder for it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from hostdev._record import record
 from enum import IntEnum
 from typing import Literal
 
@@ -104,7 +104,7 @@ def _enum_name(enum: type[IntEnum], value: int) -> str:
 
 
 # --- decoded objects ---
-@dataclass(frozen=True, slots=True)
+@record
 class RdmaDevice:
     """An RDMA device as ``RDMA_NLDEV_CMD_GET`` reports it (``rdma dev show -d``)."""
 
@@ -139,7 +139,7 @@ class RdmaDevice:
         return _enum_name(NodeType, self.node_type)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RdmaPort:
     """One port as ``RDMA_NLDEV_CMD_PORT_GET`` reports it (``rdma link show DEV/PORT``)."""
 
@@ -165,7 +165,7 @@ class RdmaPort:
         return _enum_name(PortPhysState, self.phys_state)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RdmaSystem:
     """``rdma system show``: the RDMA subsystem's global settings."""
 

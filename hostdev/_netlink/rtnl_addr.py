@@ -8,7 +8,7 @@ interface's own address and ``IFA_ADDRESS`` the peer (equal to it when there is 
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from hostdev._record import record
 
 from hostdev._netlink.attrs import Buffer
 from hostdev._netlink.rtnl_tables import (
@@ -48,7 +48,7 @@ IPV4_SETTABLE_FLAGS = IFA_F_NODAD | IFA_F_HOMEADDRESS | IFA_F_NOPREFIXROUTE | IF
 _ADDR_LEN = {AF_INET: 4, AF_INET6: 16}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Address:
     """One interface address, in text form (``socket.inet_ntop``) so it serialises as is."""
 

@@ -7,7 +7,7 @@ set (``do_setlink``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from hostdev._record import record
 
 from hostdev._netlink.attrs import Buffer, encode_attr
 from hostdev._netlink.rtnl_tables import (
@@ -65,7 +65,7 @@ def parse_mac(text: str) -> bytes:
     return bytes(int(p, 16) for p in parts)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Link:
     """A network interface as the kernel reports it in one namespace."""
 

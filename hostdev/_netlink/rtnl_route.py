@@ -7,7 +7,7 @@ so callers can tell it was there and what they are not restoring.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from hostdev._record import record
 
 from hostdev._netlink.attrs import Buffer
 from hostdev._netlink.rtnl_tables import (
@@ -43,7 +43,7 @@ _ADDR_LEN = {AF_INET: 4, AF_INET6: 16}
 ROUTE_ATTRS = frozenset({_DST, _SRC, _OIF, _GATEWAY, _PRIORITY, _PREFSRC, _METRICS, _MULTIPATH, _TABLE, _PREF})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Route:
     family: int
     dst: str | None  # None = default route

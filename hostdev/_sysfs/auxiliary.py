@@ -13,7 +13,7 @@ a pod is not listed in the host's sysfs.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from hostdev._record import record
 
 from hostdev._sysfs import _fs
 from hostdev._sysfs.errors import DeviceNotFound, MalformedSysfs, describe_input
@@ -26,7 +26,7 @@ from hostdev._sysfs.pci_function import existing_pci_device_path, netdevs_below
 _MAX_NESTING = 2
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AuxiliaryDevice:
     """A snapshot of ``<root>/bus/auxiliary/devices/<name>`` and where it sits."""
 

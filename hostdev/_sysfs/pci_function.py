@@ -18,7 +18,7 @@ a device which may be in a pod does not exist; ask netlink in that netns.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from hostdev._record import record
 
 from hostdev._sysfs import _fs
 from hostdev._sysfs.errors import (
@@ -44,7 +44,7 @@ def is_userspace_driver(driver: str | None) -> bool:
     return driver in USERSPACE_DRIVERS or driver.endswith(_VFIO_VARIANT_SUFFIX)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class VirtualFunctionSlot:
     """One ``virtfn<index>`` link of a PF."""
 
@@ -52,7 +52,7 @@ class VirtualFunctionSlot:
     address: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PciFunction:
     """A snapshot of one PCI function's sysfs entry.
 

@@ -53,7 +53,7 @@ JSON ``null`` counts as the key being absent.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from hostdev._record import field, record
 from typing import Literal, TypeVar
 
 from .device_selection import DeviceSelection, DeviceSelector, select_device
@@ -91,7 +91,7 @@ _COMMANDS_NEEDING_DEVICE = frozenset({"ADD", "CHECK"})
 _Choice = TypeVar("_Choice", bound=str)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PluginConfig:
     """A validated configuration; see the module docstring for each key's meaning."""
 

@@ -9,7 +9,7 @@ permanent MAC, then the ifindex the device had in the pod — see :meth:`DeviceI
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from hostdev._record import asdict, record
 from typing import Any, Iterable
 
 from hostdev._netlink.rtnl_link import Link
@@ -17,7 +17,7 @@ from hostdev.cni.errors import INVALID_CONFIG, TRY_AGAIN_LATER, CniError
 from hostdev.handle import Handle
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DeviceIdentity:
     """Everything that identifies one NIC, recorded before it is touched."""
 
@@ -56,7 +56,9 @@ class DeviceIdentity:
         """How surely ``link`` is this device: 0 = not it. A PCI parent or permanent MAC, where
         both sides have one, decides alone; otherwise ifindex, MAC and name add up (each can
         change: the ifindex on a netns move, the MAC and name inside a pod)."""
-        if self.pci_address and link.parent_dev_name:
+        # Only a parent on the PCI bus names a PCI function: virtio-net's parent is its virtio
+        # device ("virtio3", bus "virtio"), one level below the function.
+        if self.pci_address and link.parent_dev_name and link.parent_bus_name == "pci":
             return 100 if link.parent_dev_name == self.pci_address else 0
         if self.perm_mac and link.perm_mac:
             return 100 if link.perm_mac == self.perm_mac else 0
@@ -86,14 +88,14 @@ class DeviceIdentity:
         return best[0]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ResolvedDevice:
     identity: DeviceIdentity
     link: Link
     rdma_devices: tuple[str, ...]  # names from sysfs <BDF>/infiniband/ (host view)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UserspaceDevice:
     """A function bound to vfio-pci & co.: no netdev to move (DPDK mode)."""
 

@@ -22,7 +22,7 @@ different NIC than the one the device plugin allocated.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from hostdev._record import field, record
 from typing import Literal
 
 from hostdev._sysfs.errors import InvalidAuxiliaryId, InvalidPciAddress
@@ -39,7 +39,7 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _SYSFS_DEVICES = "/sys/devices/"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DeviceSelector:
     """One way of naming the host device: ``kind`` and the normalised ``value``.
 
@@ -52,7 +52,7 @@ class DeviceSelector:
     source: str = field(default="", compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DeviceSelection:
     """The primary selector and the cross-checks that must resolve to the same device."""
 

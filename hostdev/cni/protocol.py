@@ -14,7 +14,7 @@ hand-written configuration would hide the mistake.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from hostdev._record import record
 
 from .decode import MAX_CONFIG_BYTES, MAX_NESTING, decode_config
 from .versions import LATEST_VERSION, SUPPORTED_VERSIONS, peek_cni_version, reply_version, version_result
@@ -114,7 +114,7 @@ def check_version(conf_version: object, command: str) -> str:
     return conf_version
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CniEnv:
     """The validated ``CNI_*`` parameters of one invocation.
 
@@ -232,7 +232,7 @@ def _parse_cni_path(text: str) -> tuple[str, ...]:
     return tuple(entry for entry in text.split(":") if entry)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GcAttachment:
     """One still-valid attachment named by a GC request."""
 

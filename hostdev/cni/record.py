@@ -7,7 +7,7 @@ DEL or GC after a crash at any point knows what to undo.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from hostdev._record import field, record, replace
 from typing import Any
 
 from hostdev.cni.device import DeviceIdentity
@@ -16,14 +16,14 @@ from hostdev.snapshot import LinkSnapshot
 PHASES = ("prepared", "moved", "attached")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RdmaRecord:
     mode: str  # "exclusive", "shared" or "none" (no RDMA subsystem / not asked)
     devices: tuple[str, ...] = ()  # RDMA devices of the netdev at ADD
     moved: tuple[str, ...] = ()  # those moved into the pod (exclusive mode)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AttachmentRecord:
     device: DeviceIdentity
     snapshot: LinkSnapshot

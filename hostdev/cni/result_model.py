@@ -6,10 +6,10 @@ way in (:func:`hostdev.cni.result_json.parse_prev_result`), not rewritten.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from hostdev._record import field, record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Interface:
     """An interface the attachment created or moved.
 
@@ -26,7 +26,7 @@ class Interface:
     socket_path: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class IPConfig:
     """An address (CIDR text, host bits kept) applied to ``interfaces[interface]``."""
 
@@ -35,7 +35,7 @@ class IPConfig:
     interface: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Route:
     """A route of the attachment; the fields after ``gw`` exist from spec 1.1.0 on."""
 
@@ -48,7 +48,7 @@ class Route:
     scope: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DNS:
     """Resolver settings; empty fields are omitted from the JSON."""
 
@@ -61,7 +61,7 @@ class DNS:
         return not (self.nameservers or self.domain or self.search or self.options)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Result:
     """An ADD result, independent of the spec version it will be written in."""
 

@@ -9,7 +9,7 @@ the plugin kept on a moved interface is reported.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from hostdev._record import replace
 
 from .inet import format_ip, parse_cidr
 from .result_json import format_result, parse_prev_result

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import socket
 import struct
-from dataclasses import replace
+from hostdev._record import replace
 from typing import Any
 
 import pytest
