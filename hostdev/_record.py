@@ -174,3 +174,30 @@ def _plain(value: object) -> object:
     if isinstance(value, (list, tuple)):
         return type(value)(_plain(v) for v in value)
     return value
+
+
+class _NamedTupleMeta(type):
+    """``class X(NamedTuple): a: int`` built on ``collections.namedtuple``, without ``typing``
+    (whose import, and its NamedTuple machinery, cost the CNI binary start-up time)."""
+
+    def __new__(mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> Any:
+        if namespace.get("_is_namedtuple_root"):
+            return super().__new__(mcls, name, bases, namespace)
+        import collections
+
+        names = tuple(namespace.get("__annotations__", {}))
+        defaults = [namespace[n] for n in names if n in namespace]
+        cls = collections.namedtuple(name, names, defaults=defaults or None, module=namespace.get("__module__"))  # type: ignore[misc]
+        skip = set(names) | {"__annotations__", "__module__", "__qualname__", "__dict__", "__weakref__"}
+        for key, value in namespace.items():
+            if key not in skip:
+                setattr(cls, key, value)
+        cls.__qualname__ = namespace.get("__qualname__", name)
+        return cls
+
+
+class NamedTuple(metaclass=_NamedTupleMeta):
+    """Runtime stand-in for ``typing.NamedTuple`` (import ``typing.NamedTuple`` under
+    TYPE_CHECKING for the type checker, this one otherwise)."""
+
+    _is_namedtuple_root = True

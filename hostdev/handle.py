@@ -6,7 +6,9 @@ namespaces afterwards. Each method names the ``ip`` command it equals.
 
 from __future__ import annotations
 
-from typing import Iterable
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+if TYPE_CHECKING:
+    from typing import Iterable
 
 from hostdev._netlink import rtnl_addr, rtnl_link, rtnl_route
 from hostdev._netlink.rtnl_tables import (

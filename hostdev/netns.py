@@ -12,7 +12,9 @@ import errno
 import fcntl
 import os
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+if TYPE_CHECKING:
+    from typing import Any, Iterator
 
 from hostdev.errors import NetnsError
 

@@ -13,10 +13,11 @@ which :func:`rdma_available` / :meth:`RdmaHandle.open_if_available` turn into a 
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
 
 from hostdev._netlink import rdma_codec
-from hostdev._netlink.rdma_codec import NetnsModeName, RdmaDevice, RdmaPort, RdmaSystem
+from hostdev._netlink.rdma_codec import RdmaDevice, RdmaPort, RdmaSystem
 from hostdev._netlink.rdma_tables import (
     NLDEV,
     NLDEV_GET,
@@ -40,6 +41,7 @@ from hostdev.rdma_errors import (
 )
 
 if TYPE_CHECKING:
+    from hostdev._netlink.rdma_codec import NetnsModeName
     from hostdev._netlink.socket import NetlinkSocket
 
 

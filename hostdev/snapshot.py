@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import errno
 from hostdev._record import field, fields, record
-from typing import Any, Iterable
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
 from hostdev._netlink.rtnl_addr import Address
 from hostdev._netlink.rtnl_link import IFNAMSIZ, Link

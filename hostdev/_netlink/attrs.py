@@ -10,7 +10,9 @@ from __future__ import annotations
 import struct
 from hostdev._record import record
 from enum import IntEnum
-from typing import Callable, Iterable
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+if TYPE_CHECKING:
+    from typing import Callable, Iterable
 
 from hostdev.errors import DecodeError
 from hostdev._netlink.wire import ATTR_HEADER, NLA_F_NESTED, NLA_HDRLEN, NLA_TYPE_MASK, decode_string

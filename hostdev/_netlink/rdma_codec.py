@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from hostdev._record import record
 from enum import IntEnum
-from typing import Literal
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+if TYPE_CHECKING:
+    from typing import Literal
+    NetnsModeName = Literal["exclusive", "shared"]
 
 from hostdev._netlink.attrs import Buffer
 from hostdev._netlink.rdma_tables import (
@@ -35,7 +38,6 @@ from hostdev._netlink.rdma_tables import (
 from hostdev._netlink.wire import MessageHeader
 from hostdev.errors import DecodeError
 
-NetnsModeName = Literal["exclusive", "shared"]
 
 _DEV_INDEX = NLDEV["ATTR_DEV_INDEX"]
 _DEV_NAME = NLDEV["ATTR_DEV_NAME"]

@@ -10,7 +10,11 @@ decoder, so nothing is copied that is not kept.
 from __future__ import annotations
 
 import socket as _socket
-from typing import Callable, TypeVar
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+if TYPE_CHECKING:
+    from typing import Callable, TypeVar
+    T = TypeVar("T")
+    Decoder = Callable[[memoryview, MessageHeader], T]
 
 from hostdev._netlink.attrs import AttrSet
 from hostdev._netlink.wire import (
@@ -38,8 +42,6 @@ from hostdev._netlink.wire import (
 )
 from hostdev.errors import DecodeError, DumpInterrupted, NetlinkError
 
-T = TypeVar("T")
-Decoder = Callable[[memoryview, MessageHeader], T]
 
 RECV_BUFFER = 64 * 1024  # the kernel sizes dump datagrams to at most 32 KiB; one link can be larger
 DUMP_RETRIES = 8

@@ -7,7 +7,11 @@ every message and attribute starts on a 4-byte boundary and its length field exc
 from __future__ import annotations
 
 import struct
-from typing import Iterator, NamedTuple
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+if TYPE_CHECKING:
+    from typing import Iterator, NamedTuple
+else:
+    from hostdev._record import NamedTuple
 
 from hostdev.errors import DecodeError
 

@@ -8,7 +8,9 @@ exactly as it began.
 
 from __future__ import annotations
 
-from typing import Callable
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+if TYPE_CHECKING:
+    from typing import Callable
 
 from hostdev._netlink.rtnl_link import Link
 from hostdev.cni import rdma_step

@@ -54,7 +54,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from hostdev._record import field, record
-from typing import Literal, TypeVar
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+if TYPE_CHECKING:
+    from typing import Literal, TypeVar
+    RdmaMode = Literal["auto", "required", "skip"]
+    LogLevel = Literal["error", "warn", "info", "debug"]
+    _Choice = TypeVar("_Choice", bound=str)
 
 from .device_selection import DeviceSelection, DeviceSelector, select_device
 from .errors import INVALID_CONFIG, UNSUPPORTED_FIELD, CniError
@@ -75,8 +80,6 @@ __all__ = [
     "parse_plugin_config",
 ]
 
-RdmaMode = Literal["auto", "required", "skip"]
-LogLevel = Literal["error", "warn", "info", "debug"]
 
 RDMA_MODES: tuple[RdmaMode, ...] = ("auto", "required", "skip")
 LOG_LEVELS: tuple[LogLevel, ...] = ("error", "warn", "info", "debug")
@@ -88,7 +91,6 @@ MAX_RETURN_TIMEOUT_SECONDS = 30.0
 
 _COMMANDS_NEEDING_DEVICE = frozenset({"ADD", "CHECK"})
 
-_Choice = TypeVar("_Choice", bound=str)
 
 
 @record

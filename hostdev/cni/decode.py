@@ -18,7 +18,7 @@ Stricter than ``json.loads`` in the ways that matter for input from another prog
 
 from __future__ import annotations
 
-import json
+from hostdev import _json as json  # json without `re`: see hostdev/_json.py
 from collections.abc import Iterable
 
 from .errors import DECODE_FAILURE, CniError

@@ -10,7 +10,11 @@ copy exists, so that a fallback which failed (e.g. the host name was taken) can 
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from hostdev._record import NamedTuple
 
 from hostdev._netlink.rtnl_link import Link
 from hostdev.cni import rdma_step

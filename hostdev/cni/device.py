@@ -10,7 +10,9 @@ permanent MAC, then the ifindex the device had in the pod — see :meth:`DeviceI
 from __future__ import annotations
 
 from hostdev._record import asdict, record
-from typing import Any, Iterable
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
 from hostdev._netlink.rtnl_link import Link
 from hostdev.cni.errors import INVALID_CONFIG, TRY_AGAIN_LATER, CniError

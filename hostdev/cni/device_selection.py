@@ -23,7 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from hostdev._record import field, record
-from typing import Literal
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+if TYPE_CHECKING:
+    from typing import Literal
+    DeviceKind = Literal["pci", "auxiliary", "name", "hwaddr", "kernelpath"]
 
 from hostdev._sysfs.errors import InvalidAuxiliaryId, InvalidPciAddress
 from hostdev._sysfs.pci_address import parse_auxiliary_id, parse_pci_address
@@ -31,7 +34,6 @@ from hostdev._sysfs.pci_address import parse_auxiliary_id, parse_pci_address
 from .errors import INVALID_CONFIG, CniError
 from .names import interface_name_problem, path_problem, shorten
 
-DeviceKind = Literal["pci", "auxiliary", "name", "hwaddr", "kernelpath"]
 
 SELECTOR_KEYS = ("runtimeConfig.deviceID", "deviceID", "pciBusID", "device", "hwaddr", "kernelpath")
 

@@ -7,7 +7,7 @@ This is the one place where failures become CNI error codes: CniError as is; a k
 
 from __future__ import annotations
 
-import json
+from hostdev import _json as json  # json without `re`: see hostdev/_json.py
 import os
 import sys
 

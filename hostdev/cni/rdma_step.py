@@ -8,7 +8,9 @@ every netns sees every device and there is nothing to move. A kernel without RDM
 
 from __future__ import annotations
 
-from typing import Callable
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+if TYPE_CHECKING:
+    from typing import Callable
 
 from hostdev.cni.errors import CniError
 from hostdev.cni.log import Log

@@ -8,7 +8,9 @@ DEL or GC after a crash at any point knows what to undo.
 from __future__ import annotations
 
 from hostdev._record import field, record, replace
-from typing import Any
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 from hostdev.cni.device import DeviceIdentity
 from hostdev.snapshot import LinkSnapshot

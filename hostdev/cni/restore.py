@@ -12,7 +12,10 @@ import errno
 import select
 import socket
 import time
-from typing import Literal
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+if TYPE_CHECKING:
+    from typing import Literal
+    Outcome = Literal["restored", "pending"]
 
 from hostdev._netlink.rtnl_link import Link
 from hostdev._netlink.wire import NETLINK_ROUTE
@@ -26,7 +29,6 @@ from hostdev.handle import Handle
 from hostdev.netns import NetNS
 from hostdev.snapshot import apply_snapshot
 
-Outcome = Literal["restored", "pending"]
 RTMGRP_LINK = 1
 
 

@@ -36,12 +36,16 @@ lock of their own; devices and whole-store scans are serialised by lock.py.
 from __future__ import annotations
 
 import errno
-import json
+from hostdev import _json as json  # json without `re`: see hostdev/_json.py
 import os
 import stat
 import time
 from collections.abc import Iterator
-from typing import NamedTuple
+TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from hostdev._record import NamedTuple
 
 STATE_VERSION = 1
 DEFAULT_STATE_ROOT = "/var/lib/cni/amd-host-device"
