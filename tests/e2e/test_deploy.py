@@ -139,6 +139,12 @@ def test_replacement_is_atomic_for_a_runtime_looking_at_it(tmp_path: Path, bundl
     try:
         for i in range(40):
             install(v2 if i % 2 == 0 else v1, bin_dir)
+            # Let the watcher look at least once at every state: without this handshake a busy
+            # machine may not schedule it between two installs, and it would see one build only.
+            reads = len(seen) + len(problems)
+            deadline = time.monotonic() + 10
+            while len(seen) + len(problems) <= reads and time.monotonic() < deadline:
+                time.sleep(0.0005)
     finally:
         done.set()
         watcher.join()
