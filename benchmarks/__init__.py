@@ -8,7 +8,7 @@ plots, result files, throwaway namespaces); each scenario is a package of its ow
 
 - ``benchmarks/move/``: in-process move latency of one NIC (snapshot, move, apply, move back,
   restore) for hostdev, a raw-socket floor, pyroute2, ``ip`` per step and ``ip -batch``.
-
-Planned: the CNI binary end to end against the reference Go host-device plugin, and scale
-(1..64 devices per pod).
+- ``benchmarks/cni/``: the installed ``amd-host-device`` ADD+DEL cycle and VERSION exec against
+  Debian's Go ``host-device``, with where the milliseconds go.
+- ``benchmarks/scale/``: 1..64 devices per pod and 1..8 plugin processes in parallel.
 """
