@@ -14,7 +14,9 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+
+from hostdev._record import fields
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -196,8 +198,8 @@ class BenchNode:
                 return f"{device.name} is not on the host"
             now = take_snapshot(self.host, link)
             if now != base:
-                changed = [f"{f.name}: {show(getattr(base, f.name))} -> {show(getattr(now, f.name))}"
-                           for f in fields(LinkSnapshot) if getattr(now, f.name) != getattr(base, f.name)]  # fmt: skip
+                changed = [f"{name}: {show(getattr(base, name))} -> {show(getattr(now, name))}"
+                           for name in fields(LinkSnapshot) if getattr(now, name) != getattr(base, name)]  # fmt: skip
                 return f"{device.name} not restored: " + "; ".join(changed)
         return None
 

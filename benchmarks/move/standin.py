@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+
+from hostdev._record import fields
 from typing import Any
 
 from benchmarks.harness.netns import ThrowawayNamespaces, ip
@@ -125,9 +127,9 @@ class StandIn:
         if now == self.baseline:
             return None
         changed = [
-            f"{f.name}: {getattr(self.baseline, f.name)!r} -> {getattr(now, f.name)!r}"
-            for f in fields(LinkSnapshot)
-            if getattr(now, f.name) != getattr(self.baseline, f.name)
+            f"{name}: {getattr(self.baseline, name)!r} -> {getattr(now, name)!r}"
+            for name in fields(LinkSnapshot)
+            if getattr(now, name) != getattr(self.baseline, name)
         ]
         return "stand-in not restored: " + "; ".join(changed)
 
