@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PCI_DEVICES = Path("/sys/bus/pci/devices")
 PCI_DRIVERS = Path("/sys/bus/pci/drivers")
@@ -85,3 +89,292 @@ def fake_rdma(*netdevs: str) -> Iterator[list[str]]:
         yield [f"fakerdma{index}" for index in range(len(netdevs))]
     finally:
         run("rmmod", "fake_rdma", check=False)
+
+
+# --- more NICs ---------------------------------------------------------------------------
+
+
+def virtio_netdev() -> tuple[str, str]:
+    """(BDF, ifname) of the guest's virtio-net NIC (its netdev sits under virtio<N>/)."""
+    for bdf in functions_bound_to("virtio-pci"):
+        for virtio_dir in sorted((PCI_DEVICES / bdf).glob("virtio[0-9]*")):
+            if (virtio_dir / "net").is_dir():
+                names = sorted(os.listdir(virtio_dir / "net"))
+                if names:
+                    return bdf, names[0]
+    raise AssertionError("the guest has no virtio-net netdev")
+
+
+def sriov_pf() -> tuple[str, str]:
+    """(BDF, ifname) of the guest's SR-IOV capable igb PF (sriov=True boots)."""
+    for bdf in functions_bound_to("igb"):
+        names = netdevs_directly_under(bdf)
+        if (PCI_DEVICES / bdf / "sriov_totalvfs").is_file() and names:
+            return bdf, names[0]
+    raise AssertionError("the guest has no SR-IOV capable igb PF (boot with sriov=True)")
+
+
+@contextmanager
+def virtual_functions(pf: str, count: int) -> Iterator[list[tuple[str, str]]]:
+    """Enable ``count`` VFs on ``pf``; yields [(VF BDF, VF netdev)] by VF index; disables them after."""
+    numvfs = PCI_DEVICES / pf / "sriov_numvfs"
+    numvfs.write_text(str(count))
+    try:
+
+        def listed() -> list[tuple[str, str]]:
+            found = []
+            for index in range(count):
+                vf = (PCI_DEVICES / pf / f"virtfn{index}").resolve().name
+                found += [(vf, name) for name in netdevs_directly_under(vf)]
+            return found
+
+        wait_for(f"{count} VF netdevs on {pf}", lambda: len(listed()) == count)
+        yield listed()
+    finally:
+        numvfs.write_text("0")
+
+
+# --- what `ip -j` says about one netdev --------------------------------------------------
+
+# ip -d -j link fields that are not the device's settings: the ifindex (the kernel may renumber
+# on a netns move) and counters.
+_VOLATILE_LINK_KEYS = frozenset({"ifindex", "link_index", "carrier_changes", "carrier_up_count", "carrier_down_count"})
+
+
+def ip_json(*argv: str, netns: str | None = None) -> Any:
+    where = ("-n", netns) if netns else ()
+    text = run("ip", "-j", *where, *argv).stdout
+    return json.loads(text) if text.strip() else []
+
+
+def _is_link_local_v6(text: object) -> bool:
+    # fe80::/64 addresses and their routes come back by themselves (after DAD, so not at once).
+    return isinstance(text, str) and text.lower().startswith("fe80")
+
+
+def netdev_view(ifname: str, netns: str | None = None) -> dict[str, Any]:
+    """Everything `ip -j` shows of one netdev that a move may strip or a restore must bring back:
+    every `ip -d link` field, the addresses in the kernel's order, and its routes of every table
+    and both families (kernel-made ones included: they follow from the rest)."""
+    (link,) = ip_json("-d", "link", "show", "dev", ifname, netns=netns)
+    (addrs,) = ip_json("addr", "show", "dev", ifname, netns=netns)
+    routes = [
+        route
+        for family in ("-4", "-6")
+        for route in ip_json(family, "route", "show", "table", "all", "dev", ifname, netns=netns)
+        if not _is_link_local_v6(route.get("dst"))
+    ]
+    volatile = _VOLATILE_LINK_KEYS
+    if "UP" not in link.get("flags", ()):
+        # A down link's qdisc is history, not a setting: "noop" after a netns move, the default
+        # qdisc again if it was ever up in this netns. It is re-attached when the link goes up.
+        volatile = volatile | {"qdisc"}
+    return {
+        "link": {k: v for k, v in link.items() if k not in volatile},
+        "addrs": [a for a in addrs.get("addr_info", []) if not _is_link_local_v6(a.get("local"))],
+        "routes": sorted(json.dumps(r, sort_keys=True) for r in routes),
+    }
+
+
+def netlink_parent(bdf: str) -> tuple[str, str]:
+    """What IFLA_PARENT_DEV_NAME / _BUS_NAME say for the netdev of PCI function ``bdf``: the
+    function itself, or for virtio-net the virtio device one level below it (sysfs leads from
+    there up to the function)."""
+    virtio = sorted(d.name for d in (PCI_DEVICES / bdf).glob("virtio[0-9]*"))
+    return (virtio[0], "virtio") if virtio else (bdf, "pci")
+
+
+def netdev_exists(ifname: str, netns: str | None = None) -> bool:
+    where = ("-n", netns) if netns else ()
+    return run("ip", *where, "link", "show", "dev", ifname, check=False).returncode == 0
+
+
+def wait_for_view(ifname: str, expected: dict[str, Any], netns: str | None = None, timeout_s: float = 20.0) -> None:
+    """Poll until netdev_view() equals ``expected`` (carrier and DAD settle asynchronously)."""
+    seen: list[dict[str, Any]] = []
+
+    def matches() -> bool:
+        seen[:] = [netdev_view(ifname, netns) if netdev_exists(ifname, netns) else {}]
+        return seen[0] == expected
+
+    try:
+        wait_for(f"{ifname} to look as expected", matches, timeout_s)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nexpected: {json.dumps(expected, sort_keys=True)}\nactual:   {json.dumps(seen[0], sort_keys=True)}") from None
+
+
+def settled(ifname: str, netns: str | None = None) -> bool:
+    """Link up with carrier and no address still in DAD: a view taken now will not drift."""
+    view = netdev_view(ifname, netns)
+    return view["link"].get("operstate") == "UP" and not any(a.get("tentative") for a in view["addrs"])
+
+
+def rich_cidrs(octet: int, *, dad: bool = False) -> set[str]:
+    """The addresses configure_rich(ifname, octet, dad=dad) gives."""
+    cidrs = {f"55.{octet}.1.56/24", f"55.{octet}.1.57/24", f"10.{octet}.9.0/31", f"fd{octet:02x}::5/64", f"fd{octet:02x}:1::5/64"}
+    return cidrs | ({f"fd{octet:02x}:2::5/64"} if dad else set())
+
+
+def configure_rich(ifname: str, octet: int, *, dad: bool = False) -> None:
+    """Give a NIC everything a netns move strips: IPv4 primary + secondary + /31, IPv6 (with
+    ``dad``, one that goes through duplicate address detection after every up: ~2 s each time
+    under TCG), MTU, alias, routes in the main table, another table and IPv6; then up, settled."""
+    addresses = [f"55.{octet}.1.56/24 brd +", f"55.{octet}.1.57/24", f"10.{octet}.9.0/31"]
+    addresses += [f"fd{octet:02x}::5/64 nodad noprefixroute", f"fd{octet:02x}:1::5/64 nodad"]
+    if dad:
+        addresses.append(f"fd{octet:02x}:2::5/64")
+    for address in addresses:
+        run("ip", "addr", "add", *address.split(), "dev", ifname)
+    run("ip", "link", "set", "dev", ifname, "mtu", "4000", "alias", f"real nic {octet}")
+    run("ip", "link", "set", "dev", ifname, "up")
+    run("ip", "route", "add", f"192.168.{octet}.0/24", "via", f"55.{octet}.1.1", "dev", ifname)
+    run("ip", "route", "add", f"192.169.{octet}.0/24", "via", f"55.{octet}.1.1", "dev", ifname, "table", "100", "metric", "7")
+    run("ip", "-6", "route", "add", f"fd{octet:02x}:10::/64", "via", f"fd{octet:02x}:1::1", "dev", ifname)
+    wait_for(f"{ifname} up with carrier and past DAD", lambda: settled(ifname))
+
+
+def reset_nic(bdf: str, ifname: str) -> None:
+    """Bring a NIC back to its boot state whatever a test left: out of any test netns (deleting
+    them returns it), under its own name, down, bare, MTU 1500, no alias."""
+    for name in os.listdir("/run/netns") if os.path.isdir("/run/netns") else ():
+        if name.startswith("hd-"):
+            run("ip", "netns", "del", name, check=False)
+    wait_for(f"{bdf} to have a netdev on the host", lambda: bool(_netdevs_of(bdf)), timeout_s=30.0)
+    (current,) = _netdevs_of(bdf)
+    run("ip", "link", "set", "dev", current, "down")
+    if current != ifname:
+        run("ip", "link", "set", "dev", current, "name", ifname)
+    run("ip", "addr", "flush", "dev", ifname)
+    for family in ("-4", "-6"):
+        run("ip", family, "route", "flush", "table", "all", "dev", ifname, check=False)
+    run("ip", "link", "set", "dev", ifname, "mtu", "1500", "alias", "")
+
+
+def borrowed_nic(model: str) -> Iterator[tuple[str, str]]:
+    """For fixtures: (BDF, ifname) of the guest's "e1000" or "virtio" NIC, reset afterwards
+    (tests of one boot share the NICs)."""
+    bdf, ifname = e1000_netdev() if model == "e1000" else virtio_netdev()
+    yield bdf, ifname
+    reset_nic(bdf, ifname)
+
+
+def _netdevs_of(bdf: str) -> list[str]:
+    from hostdev._sysfs.pci_function import netdevs_below
+
+    return list(netdevs_below(str(PCI_DEVICES / bdf)))
+
+
+# --- RDMA --------------------------------------------------------------------------------
+
+
+def rdma_output(*argv: str, netns: str | None = None) -> str:
+    """`rdma ARGV` in the initial netns, or in ``netns`` (`ip netns exec`, as a pod would run it)."""
+    prefix = ("ip", "netns", "exec", netns) if netns else ()
+    return run(*prefix, "rdma", *argv).stdout
+
+
+def rdma_device_names(netns: str | None = None) -> list[str]:
+    """Devices `rdma dev` lists (`0: fakerdma0: node_type ...` lines)."""
+    return [line.split(":")[1].strip() for line in rdma_output("dev", netns=netns).splitlines() if ":" in line]
+
+
+@contextmanager
+def soft_roce(netdev: str, name: str = "rxe0") -> Iterator[str]:
+    """An rxe (Soft-RoCE) device on ``netdev``; deleted afterwards if it still exists."""
+    run("modprobe", "rdma_rxe")
+    # rxe asks the crypto API for "crc32", which would autoload it through /sbin/modprobe; the
+    # guest's modprobe lives elsewhere, so load the algorithm the way that request would.
+    run("modprobe", "crypto-crc32")
+    run("rdma", "link", "add", name, "type", "rxe", "netdev", netdev)
+    try:
+        yield name
+    finally:
+        if name in rdma_device_names():
+            run("rdma", "link", "delete", name, check=False)
+
+
+# --- the amd-host-device plugin, as a runtime drives it ------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def install_plugin(bin_dir: Path) -> Path:
+    """`hostdev install --bin-dir` into ``bin_dir``: the launcher a runtime executes."""
+    argv = [sys.executable, "-m", "hostdev.cli", "install", "--bin-dir", str(bin_dir)]
+    installed = subprocess.run(argv, cwd=REPO, capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr
+    return bin_dir / "amd-host-device"
+
+
+@dataclass
+class PluginRun:
+    code: int
+    out: dict[str, Any] | None
+    stdout: str
+    stderr: str
+
+    def error_code(self) -> int | None:
+        return int(self.out["code"]) if self.out is not None and "code" in self.out else None
+
+
+def run_plugin(
+    plugin: Path,
+    command: str,
+    conf: dict[str, Any],
+    *,
+    netns: str | None,
+    container_id: str | None = "c0ffee",
+    ifname: str | None = "net1",
+) -> PluginRun:
+    """Execute the installed plugin with the CNI_* environment and ``conf`` on stdin
+    (a variable given as None is not set at all, as for GC)."""
+    environ = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CNI_COMMAND": command, "CNI_PATH": str(plugin.parent)}
+    for name, value in (("CNI_CONTAINERID", container_id), ("CNI_IFNAME", ifname), ("CNI_NETNS", netns)):
+        if value is not None:
+            environ[name] = value
+    proc = subprocess.run([str(plugin)], input=json.dumps(conf), capture_output=True, text=True, env=environ, timeout=120)
+    try:
+        parsed = json.loads(proc.stdout) if proc.stdout.strip() else None
+    except json.JSONDecodeError:
+        parsed = None
+    return PluginRun(proc.returncode, parsed, proc.stdout, proc.stderr)
+
+
+NETWORK = "amd-host-device-nad-nic"
+SEED_NAD: dict[str, Any] = {"cniVersion": "0.3.1", "name": NETWORK, "type": "amd-host-device"}
+
+
+def nad_conf(bdf: str, state_dir: Path, **extra: Any) -> dict[str, Any]:
+    """The seed's NAD config as Multus hands it over for an allocated NIC (deviceID, pciBusID),
+    with the state and a debug log kept next to each other in a test's directory."""
+    conf: dict[str, Any] = dict(SEED_NAD, deviceID=bdf, pciBusID=bdf)
+    conf.update(stateDir=str(state_dir), logLevel="debug", logFile=str(plugin_log(state_dir)))
+    conf.update(extra)
+    return conf
+
+
+def plugin_log(state_dir: Path) -> Path:
+    return state_dir.parent / "plugin.log"
+
+
+def gc_conf(state_dir: Path) -> dict[str, Any]:
+    """GC as a CNI 1.1 runtime sends it when no attachment of the network is valid any more."""
+    return {
+        "cniVersion": "1.1.0", "name": NETWORK, "type": "amd-host-device", "stateDir": str(state_dir),
+        "cni.dev/valid-attachments": [],
+    }  # fmt: skip
+
+
+def state_records(state_dir: Path) -> list[dict[str, Any]]:
+    """The plugin's per-attachment records (``record`` of each state file)."""
+    networks = state_dir / "networks"
+    return [json.loads(p.read_text())["record"] for p in sorted(networks.rglob("*.json"))] if networks.is_dir() else []
+
+
+def ok(result: PluginRun) -> PluginRun:
+    assert result.code == 0, f"exit {result.code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+    return result
+
+
+def netns_path(pod: str) -> str:
+    return f"/run/netns/{pod}"
