@@ -184,14 +184,19 @@ def _find_without_record(links: list[Link], kind: str, value: str, env: CniEnv, 
         wanted = pod_name or value
         link = next((l for l in links if l.name == wanted), None)
         return _Found(link, value) if link is not None else None
-    by_parent = [l for l in links if l.parent_dev_name == value]
+    # A parent names the selected device only on its own bus: virtio-net's parent is its virtio
+    # device ("virtio3" on bus "virtio"), one level below the PCI function.
+    bus = "pci" if kind == "pci" else "auxiliary"
+    by_parent = [l for l in links if l.parent_bus_name == bus and l.parent_dev_name == value]
     listed = _host_names_from_sysfs(kind, value)
     if len(by_parent) == 1:
         link = by_parent[0]
     else:
         # No PCI parent from netlink (a stand-in, an old kernel): the name it must have in the pod.
         expected = pod_name or (listed[0] if len(listed) == 1 else None)
-        link = next((l for l in links if l.name == expected and l.parent_dev_name in (None, value)), None)
+        link = next(
+            (l for l in links if l.name == expected and (l.parent_bus_name != bus or l.parent_dev_name == value)), None
+        )
         if link is None:
             return None
     return _Found(link, listed[0] if len(listed) == 1 else link.name)
