@@ -169,6 +169,23 @@ def _guest_pytest_command(config: pytest.Config, nodeids: Sequence[str]) -> list
 
 
 def _run_group(config: pytest.Config, spec: BootSpec, items: Sequence[pytest.Item]) -> GroupRun:
+    run = _boot_group_once(config, spec, items)
+    if run.failure is not None and not run.cases and run.emulator_died:
+        # qemu itself aborted before the guest reported anything (seen once: a TCG assertion in
+        # qemu 10's iotlb code). That is the emulator's fault, not the tests': boot once more.
+        _announce(config, f"{spec.label()}: qemu died before the guest reported; booting once more")
+        run = _boot_group_once(config, spec, items)
+    return GroupRun(run.cases, run.failure)
+
+
+@dataclass(frozen=True)
+class _Boot:
+    cases: dict[tuple[str, str], CaseResult]
+    failure: str | None
+    emulator_died: bool = False
+
+
+def _boot_group_once(config: pytest.Config, spec: BootSpec, items: Sequence[pytest.Item]) -> _Boot:
     from tests.vm import junit_results
     from tests.vm.prepare import PrepareError
     from tests.vm.runner import run_in_guest
@@ -195,9 +212,9 @@ def _run_group(config: pytest.Config, spec: BootSpec, items: Sequence[pytest.Ite
         junit = share / "junit.xml"
         cases = junit_results.parse(junit) if junit.is_file() else {}
     except PrepareError as error:
-        return GroupRun({}, f"the VM tier could not be prepared: {error}")
+        return _Boot({}, f"the VM tier could not be prepared: {error}")
     except Exception as error:  # noqa: BLE001 - becomes every group member's failure, not an INTERNALERROR
-        return GroupRun({}, f"booting the guest failed: {error!r}")
+        return _Boot({}, f"booting the guest failed: {error!r}")
     finally:
         shutil.rmtree(share, ignore_errors=True)
     _announce(
@@ -208,7 +225,8 @@ def _run_group(config: pytest.Config, spec: BootSpec, items: Sequence[pytest.Ite
     failure = None
     if result.exit_code not in (0, 1) or not cases:
         failure = "the guest did not report this test\n" + result.describe_failure()
-    return GroupRun(cases, failure)
+    died = result.exit_code is None and not result.timed_out and not cases
+    return _Boot(cases, failure, died)
 
 
 def _group_run_for(item: pytest.Item, spec: BootSpec) -> GroupRun:
