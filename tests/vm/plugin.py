@@ -109,7 +109,8 @@ def boot_spec(item: pytest.Item) -> BootSpec:
     )
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+@pytest.hookimpl(tryfirst=True)  # a fixed place among the hooks: parametrize ids (node ids the
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:  # guest must find) depend on it
     markers = list(metafunc.definition.iter_markers("vm"))
     kernel = next((m.kwargs["kernel"] for m in markers if "kernel" in m.kwargs), None)
     if kernel is not None and not isinstance(kernel, str):
