@@ -85,23 +85,22 @@ class OffCpu:
         return self.end_ns - self.start_ns
 
 
-class OffCpuTracer:
-    """``with OffCpuTracer(tid) as tracer: ...work...`` then ``tracer.intervals``."""
+class TraceHelper:
+    """The tracing helper shell script in a private mount namespace: started on ``__enter__``
+    (waits for its READY), stopped on ``__exit__``; ``lines`` is what it traced."""
 
-    def __init__(self, tid: int | None = None, ready_timeout: float = 10.0) -> None:
-        self.tid = tid if tid is not None else threading.get_native_id()
+    def __init__(self, script: str, env: dict[str, str], ready_timeout: float = 10.0) -> None:
+        self.script = script
+        self.env = {**env, "HDB_INSTANCE": f"hdb-{secrets.token_hex(4)}", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
         self.ready_timeout = ready_timeout
-        self.intervals: list[OffCpu] = []
+        self.lines: list[str] = []
         self._proc: subprocess.Popen[str] | None = None
-        if "CLOCK_MONOTONIC" not in time.get_clock_info("perf_counter").implementation:
-            raise TraceUnavailable("perf_counter is not CLOCK_MONOTONIC here: timestamps would not line up")
 
-    def __enter__(self) -> OffCpuTracer:
-        env = {"HDB_TID": str(self.tid), "HDB_INSTANCE": f"hdb-{secrets.token_hex(4)}", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    def __enter__(self) -> TraceHelper:
         try:
             proc = subprocess.Popen(
-                ["unshare", "-m", "--propagation", "private", "sh", "-c", _HELPER],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                ["unshare", "-m", "--propagation", "private", "sh", "-c", self.script],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env,
             )  # fmt: skip
         except OSError as exc:
             raise TraceUnavailable(f"cannot start the tracing helper: {exc}") from None
@@ -131,7 +130,27 @@ class OffCpuTracer:
         out, err = proc.communicate("stop\n", timeout=60)
         if proc.returncode != 0 or "TRACE" not in out:
             raise TraceUnavailable(f"tracing helper failed: {err.strip() or out[-200:]}")
-        self.intervals = parse_off_cpu(out.split("TRACE", 1)[1].splitlines(), self.tid)
+        self.lines = out.split("TRACE", 1)[1].splitlines()
+
+
+class OffCpuTracer(TraceHelper):
+    """``with OffCpuTracer(tid) as tracer: ...work...`` then ``tracer.intervals``."""
+
+    def __init__(self, tid: int | None = None, ready_timeout: float = 10.0) -> None:
+        self.tid = tid if tid is not None else threading.get_native_id()
+        self.intervals: list[OffCpu] = []
+        if "CLOCK_MONOTONIC" not in time.get_clock_info("perf_counter").implementation:
+            raise TraceUnavailable("perf_counter is not CLOCK_MONOTONIC here: timestamps would not line up")
+        super().__init__(_HELPER, {"HDB_TID": str(self.tid)}, ready_timeout)
+
+    def __enter__(self) -> OffCpuTracer:
+        super().__enter__()
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        super().__exit__(exc_type, exc, tb)
+        if exc_type is None:
+            self.intervals = parse_off_cpu(self.lines, self.tid)
 
 
 def parse_off_cpu(lines: Sequence[str], tid: int) -> list[OffCpu]:

@@ -29,14 +29,11 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-import select
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from benchmarks.harness.offcpu import _HELPER, OffCpu, TraceUnavailable, parse_off_cpu
+from benchmarks.harness.offcpu import _HELPER, OffCpu, TraceHelper, TraceUnavailable, parse_off_cpu
 
 COMMS = ("amd-host-device", "host-device")
 MOVE_WAIT = "netns move: RCU wait (holds RTNL)"
@@ -71,55 +68,15 @@ def classify(stretch: OffCpu) -> str:
     return OTHER
 
 
-class CommTracer:
+class CommTracer(TraceHelper):
     """``with CommTracer() as t: ...`` then ``t.lines``: sched_switch events (with kernel stacks) of
     every task whose comm is one of ``COMMS``."""
 
     def __init__(self, comms: Sequence[str] = COMMS, ready_timeout: float = 10.0) -> None:
         if _PID_FILTER not in _HELPER:
             raise TraceUnavailable("the harness's tracing helper changed: cannot set a comm filter")
-        self.script = _HELPER.replace(_PID_FILTER, _COMM_FILTER)
         self.filter = " || ".join(f'prev_comm == "{c}" || next_comm == "{c}"' for c in comms)
-        self.ready_timeout = ready_timeout
-        self.lines: list[str] = []
-        self._proc: subprocess.Popen[str] | None = None
-
-    def __enter__(self) -> CommTracer:
-        env = {"HDB_FILTER": self.filter, "HDB_INSTANCE": f"hdb-{secrets.token_hex(4)}", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-        try:
-            proc = subprocess.Popen(
-                ["unshare", "-m", "--propagation", "private", "sh", "-c", self.script],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-            )  # fmt: skip
-        except OSError as exc:
-            raise TraceUnavailable(f"cannot start the tracing helper: {exc}") from None
-        self._proc = proc
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], self.ready_timeout)
-        line = proc.stdout.readline().strip() if ready else ""
-        if line != "READY":
-            self._abort()
-            stderr = proc.stderr.read().strip() if proc.stderr else ""
-            raise TraceUnavailable(line.removeprefix("ERROR ") or stderr or "tracing helper did not start")
-        return self
-
-    def _abort(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            self._proc.wait(timeout=10)
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if exc_type is not None:
-            self._proc = proc
-            self._abort()
-            return
-        out, err = proc.communicate("stop\n", timeout=60)
-        if proc.returncode != 0 or "TRACE" not in out:
-            raise TraceUnavailable(f"tracing helper failed: {err.strip() or out[-200:]}")
-        self.lines = out.split("TRACE", 1)[1].splitlines()
+        super().__init__(_HELPER.replace(_PID_FILTER, _COMM_FILTER), {"HDB_FILTER": self.filter}, ready_timeout)
 
 
 @dataclass(frozen=True, slots=True)
