@@ -19,7 +19,6 @@ else:
 from hostdev._netlink.rtnl_link import Link
 from hostdev.cni import rdma_step
 from hostdev.cni.config import PluginConfig
-from hostdev.cni.device import DeviceIdentity
 from hostdev.cni.errors import TRY_AGAIN_LATER, CniError
 from hostdev.cni.faults import crash_point
 from hostdev.cni.lock import DeviceLock, StoreLock
@@ -118,10 +117,6 @@ def garbage_collect(conf: PluginConfig, valid: frozenset[GcAttachment] | None, l
             log.error(f"GC of {key.container_id}/{key.ifname} failed: {exc}")
     if failures:
         raise CniError(11, f"GC could not restore {len(failures)} attachment(s)", "; ".join(failures))
-
-
-def identity_of(record: dict[str, object]) -> DeviceIdentity:
-    return DeviceIdentity.from_dict(record.get("device"))
 
 
 # --- DEL without a usable record -----------------------------------------------------------------

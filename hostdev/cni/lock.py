@@ -21,7 +21,6 @@ import errno
 import fcntl
 import math
 import os
-import stat
 import time
 from types import TracebackType
 
@@ -33,6 +32,7 @@ from .state import (
     normalize_root,
     open_secure_root,
     open_secure_subdir,
+    unsafe_reason,
     validate_device_id,
 )
 
@@ -121,17 +121,10 @@ class _FileLock:
             raise StateError(f"cannot open lock file {self.path}: {exc.strerror}", self.path) from exc
         finally:
             os.close(locks_fd)
-        st = os.fstat(fd)
-        problem = None
-        if not stat.S_ISREG(st.st_mode):
-            problem = "is not a regular file"
-        elif st.st_uid != os.geteuid():
-            problem = f"is owned by uid {st.st_uid}, not by us (uid {os.geteuid()})"
-        elif st.st_mode & 0o022:
-            problem = f"is group- or world-writable (mode {stat.S_IMODE(st.st_mode):o})"
+        problem = unsafe_reason(os.fstat(fd), directory=False)
         if problem:
             os.close(fd)
-            raise UnsafePath(f"refusing lock file {self.path}: it {problem}", self.path)
+            raise UnsafePath(f"refusing lock file {self.path}: it is {problem}", self.path)
         return fd
 
     def _wait_for(self, fd: int) -> None:

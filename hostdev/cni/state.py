@@ -250,18 +250,25 @@ class Scan(NamedTuple):
 # --- directories (shared with lock.py) ----------------------------------------------------------
 
 
+def unsafe_reason(st: os.stat_result, *, directory: bool) -> str | None:
+    """Why a state directory, state file or lock file must not be trusted, or None: not the
+    expected kind, not ours, or writable by others."""
+    if directory and not stat.S_ISDIR(st.st_mode):
+        return "not a directory"
+    if not directory and not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if st.st_uid != os.geteuid():
+        return f"owned by uid {st.st_uid}, not by us (uid {os.geteuid()})"
+    if st.st_mode & 0o022:
+        return f"group- or world-writable (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
+
+
 def _check_dir(fd: int, path: str) -> None:
-    st = os.fstat(fd)
-    problem = None
-    if not stat.S_ISDIR(st.st_mode):
-        problem = "is not a directory"
-    elif st.st_uid != os.geteuid():
-        problem = f"is owned by uid {st.st_uid}, not by us (uid {os.geteuid()})"
-    elif st.st_mode & 0o022:
-        problem = f"is group- or world-writable (mode {stat.S_IMODE(st.st_mode):o})"
+    problem = unsafe_reason(os.fstat(fd), directory=True)
     if problem:
         os.close(fd)
-        raise UnsafePath(f"refusing state directory {path}: it {problem}", path)
+        raise UnsafePath(f"refusing state directory {path}: it is {problem}", path)
 
 
 def _refusal(exc: OSError, path: str, name: str, parent_fd: int | None) -> StateError:
@@ -401,12 +408,9 @@ def _decode(key: AttachmentKey, path: str, data: bytes) -> dict[str, object]:
 
 
 def _file_problem(st: os.stat_result) -> str | None:
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file"
-    if st.st_uid != os.geteuid():
-        return f"owned by uid {st.st_uid}, not by us (uid {os.geteuid()})"
-    if st.st_mode & 0o022:
-        return f"group- or world-writable (mode {stat.S_IMODE(st.st_mode):o})"
+    problem = unsafe_reason(st, directory=False)
+    if problem:
+        return problem
     if st.st_size > MAX_STATE_FILE_BYTES:
         return f"too large ({st.st_size} bytes)"
     return None
