@@ -1,9 +1,9 @@
-"""Loader for the golden netlink captures in ``<shared>/golden/<kernel>/<name>.json``.
+"""Loader for the golden netlink captures in ``tests/data/golden/<kernel>/<name>.json``.
 
-``<shared>`` is ``$HOSTDEV_SHARED`` if set, else ``shared/`` beside the repository clone
-(``<repo>/../shared``). A missing directory or file raises :class:`GoldenMissing` (an
-AssertionError, so the test using it fails: CI always has the captures, and a test that
-silently skipped without them would prove nothing).
+The captures are part of the repository (see ``tests/data/golden/README.md`` for how they were
+made), so a clone runs every test. A missing directory or file raises :class:`GoldenMissing`
+(an AssertionError, so the test using it fails: a test that silently skipped without them
+would prove nothing).
 
     cap = load("6.1.0-57-amd64", "rdma_dev_show")
     for tx in cap.sent("NETLINK_RDMA"):
@@ -14,14 +14,13 @@ silently skipped without them would prove nothing).
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 KERNELS = ("6.1.0-57-amd64", "6.12.117+deb13-amd64", "7.2.13+deb14-amd64")
-ENV = "HOSTDEV_SHARED"
+GOLDEN_DIR = Path(__file__).resolve().parents[1] / "data" / "golden"
 
 _OPENAT = re.compile(r'openat\(AT_FDCWD, "((?:[^"\\]|\\.)*)", [^)]*\) = (\d+)')
 _ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
@@ -31,19 +30,10 @@ class GoldenMissing(AssertionError):
     """The golden captures are not where they must be."""
 
 
-def shared_dir() -> Path:
-    override = os.environ.get(ENV)
-    if override:
-        return Path(override)
-    repo = Path(__file__).resolve().parents[2]
-    return repo.parent / "shared"
-
-
 def golden_dir() -> Path:
-    path = shared_dir() / "golden"
-    if not path.is_dir():
-        raise GoldenMissing(f"golden captures not found at {path} (set {ENV} to the shared/ directory)")
-    return path
+    if not GOLDEN_DIR.is_dir():
+        raise GoldenMissing(f"golden captures not found at {GOLDEN_DIR}")
+    return GOLDEN_DIR
 
 
 def capture_names(kernel: str, prefix: str = "") -> list[str]:

@@ -4,7 +4,7 @@ Two sources:
 - ``tests/data/golden_rtnl/*.json``: ``ip`` commands on this machine's kernel, recorded by
   ``tests/tools/capture_rtnl_golden.py`` (each file holds the command, every netlink buffer in
   hex, strace's own decode of it, and ``ip -j`` output taken right after);
-- ``<shared>/golden/<kernel>/ip_link_set_*.json``: NIC netns moves on real 6.1, 6.12 and 7.2
+- ``tests/data/golden/<kernel>/ip_link_set_*.json``: NIC netns moves on real 6.1, 6.12 and 7.2
   kernels (missing captures fail the test: see ``tests/unit/golden.py``).
 
 Requests must be byte-identical to ip's once the values that legitimately differ (sequence
@@ -431,11 +431,11 @@ def test_route_dump_decodes_like_strace_and_ip(name: str, oracle: str) -> None:
     assert ("198.51.100.0/24" if name.endswith("v4") else "2001:db8:5::/64", "10.1.2.254" if name.endswith("v4") else "fe80::1", "100") in got
 
 
-# --- real 6.1 / 6.12 / 7.2 kernels: NIC moves by iproute2 (shared captures) ---
-SHARED_MOVES = [(k, n) for k in golden.KERNELS for n in golden.capture_names(k, "ip_link_set_")]
+# --- real 6.1 / 6.12 / 7.2 kernels: NIC moves by iproute2 (qemu guest captures) ---
+GUEST_MOVES = [(k, n) for k in golden.KERNELS for n in golden.capture_names(k, "ip_link_set_")]
 
 
-def test_shared_move_captures_are_all_there() -> None:
+def test_guest_move_captures_are_all_there() -> None:
     for kernel in golden.KERNELS:
         names = set(golden.capture_names(kernel, "ip_link_set_"))
         assert {"ip_link_set_eth2_netns_pod", "ip_link_set_eth2_netns_pod_name", "ip_link_set_eth2_netns_1_by_pid",
@@ -451,8 +451,8 @@ def _strace_call(cap: golden.Capture, buf: golden.Buffer) -> str:
     return (matching or lines)[0]
 
 
-@pytest.mark.parametrize(("kernel", "name"), SHARED_MOVES)
-def test_shared_netns_moves_match_ip_and_decode(kernel: str, name: str) -> None:
+@pytest.mark.parametrize(("kernel", "name"), GUEST_MOVES)
+def test_guest_kernel_netns_moves_match_ip_and_decode(kernel: str, name: str) -> None:
     cap = golden.load(kernel, name)
     sends = [b for b in cap.sent() if b.proto in (None, "NETLINK_ROUTE")]
     probe, getlink, move = sends
