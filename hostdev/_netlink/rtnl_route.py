@@ -22,6 +22,7 @@ from hostdev._netlink.rtnl_tables import (
     RTN_UNICAST,
     RT_TABLE_LOCAL,
     RTM_F_CLONED,
+    RTNH_F_ONLINK,
     RTPROT_BOOT,
     RTPROT_KERNEL,
     RTPROT_RA,
@@ -40,6 +41,11 @@ _MULTIPATH = RTA["MULTIPATH"]
 _TABLE = RTA["TABLE"]
 _PREF = RTA["PREF"]
 _ADDR_LEN = {AF_INET: 4, AF_INET6: 16}
+# Of the rtm_flags a dump reports, the only one a request may carry: ``onlink`` is the user's
+# setting; ``dead`` and ``linkdown`` are the kernel's view of the nexthop (no carrier), refused in a
+# request ("Invalid rtm_flags - can not contain DEAD or LINKDOWN"), and offload/trap belong to
+# the driver. A NIC without carrier at ADD must still get its routes in the pod and back.
+USER_ROUTE_FLAGS = RTNH_F_ONLINK
 ROUTE_ATTRS = frozenset({_DST, _SRC, _OIF, _GATEWAY, _PRIORITY, _PREFSRC, _METRICS, _MULTIPATH, _TABLE, _PREF})
 
 
@@ -55,7 +61,7 @@ class Route:
     protocol: int = RTPROT_BOOT
     scope: int = RT_SCOPE_UNIVERSE
     type: int = RTN_UNICAST
-    flags: int = 0  # rtm_flags (RTNH_F_ONLINK, …)
+    flags: int = 0  # rtm_flags as reported (RTNH_F_ONLINK, RTNH_F_LINKDOWN, …); see USER_ROUTE_FLAGS
     prefsrc: str | None = None
     src: str | None = None
     src_len: int = 0
@@ -156,7 +162,7 @@ def route_body(route: Route, oif: int, *, for_delete: bool = False) -> bytes:
     rt_table = route.table if route.table < 256 else RT_TABLE_UNSPEC
     header = RTMSG.pack(
         family, route.dst_len, route.src_len, route.tos, rt_table, route.protocol,
-        route.scope, route.type, route.flags & 0xFF,
+        route.scope, route.type, route.flags & USER_ROUTE_FLAGS,
     )  # fmt: skip
     pairs: list[tuple[str, object]] = []
     if route.dst is not None:

@@ -78,11 +78,16 @@ class Node:
     def ip_json(self, args: str, ns: str | None = None) -> Any:
         return json.loads(sh(f"ip -j -n {ns or self.host} {args}").stdout or b"[]")
 
-    def add_nic(self, name: str, bdf: str, *, addrs: tuple[str, ...] = (), mtu: int | None = None, up: bool = True, driver: str = "ionic") -> None:
-        """A veth stand-in for a physical NIC at ``bdf`` (its peer stays on the host side)."""
+    def add_nic(
+        self, name: str, bdf: str, *, addrs: tuple[str, ...] = (), mtu: int | None = None, up: bool = True,
+        driver: str = "ionic", carrier: bool = True,
+    ) -> None:
+        """A veth stand-in for a physical NIC at ``bdf`` (its peer stays on the host side, up
+        unless ``carrier`` is False: a NIC with its cable out, whose routes show ``linkdown``)."""
         peer = f"p{secrets.token_hex(3)}"
         self.ip(f"link add {name} type veth peer name {peer}")
-        self.ip(f"link set {peer} up")
+        if carrier:
+            self.ip(f"link set {peer} up")
         if mtu:
             self.ip(f"link set {peer} mtu {mtu}")
             self.ip(f"link set {name} mtu {mtu}")

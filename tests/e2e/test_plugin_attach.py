@@ -6,6 +6,7 @@ import json
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,8 +16,8 @@ BDF = "0000:44:00.0"
 ADDRS = ("55.1.1.56/24 brd +", "55.1.1.57/24", "10.9.9.0/31", "fd00::5/64 nodad noprefixroute", "fd01::5/64 nodad")
 
 
-def _seed_nic(node: Node, name: str = "enp68s0", bdf: str = BDF) -> dict[str, object]:
-    node.add_nic(name, bdf, addrs=ADDRS, mtu=9000)
+def _seed_nic(node: Node, name: str = "enp68s0", bdf: str = BDF, *, carrier: bool = True) -> dict[str, object]:
+    node.add_nic(name, bdf, addrs=ADDRS, mtu=9000, carrier=carrier)
     node.ip(f"link set {name} alias 'rdma nic 0'")
     node.ip(f"route add 192.168.50.0/24 via 55.1.1.1 dev {name}")
     node.ip(f"route add 192.168.60.0/24 via 55.1.1.1 dev {name} table 100 metric 7")
@@ -43,6 +44,27 @@ def test_round_trip_keeps_name_addresses_mtu_state_routes(node: Node) -> None:
     assert node.link_state("enp68s0") == before
     assert not node.has_link("enp68s0", pod)
     assert node.state_files() == []
+
+
+def test_a_nic_without_carrier_keeps_its_routes_in_the_pod_and_after_del(node: Node) -> None:
+    """Issue 16 item 9: routes of a NIC without carrier carry ``linkdown``; replaying that flag
+    is refused by the kernel, and the routes were missing in the pod and lost after DEL."""
+    before = _seed_nic(node, carrier=False)
+    assert any("linkdown" in json.loads(r).get("flags", []) for r in before["routes"])
+    pod = node.add_pod()
+    conf = node.conf(deviceID=BDF, rdma="skip", logLevel="warn")
+    r = node.run("ADD", conf, netns=node.pod_path(pod))
+    assert r.ok and "not apply" not in r.stderr, r.stdout + r.stderr
+    assert _without_peer_flag(node.link_state("enp68s0", pod)) == _without_peer_flag(before)
+    r = node.run("DEL", conf, netns=node.pod_path(pod))
+    assert r.ok and "not restored" not in r.stderr, r.stdout + r.stderr
+    assert node.link_state("enp68s0") == before
+
+
+def _without_peer_flag(state: dict[str, Any]) -> dict[str, Any]:
+    # ip shows M-DOWN (the veth peer is down) only while the peer is in the same namespace
+    link = dict(state["link"], flags=[f for f in state["link"]["flags"] if f != "M-DOWN"])
+    return dict(state, link=link)
 
 
 def test_rename_option_uses_cni_ifname_and_restores_host_name(node: Node) -> None:

@@ -145,3 +145,42 @@ def test_labels_follow_the_rename(host: TestNetns, netns_factory: NetnsFactory, 
     apply_snapshot(in_pod, moved, snap)
     labels = [a.get("label") for a in pod.ip_json("-4 addr show dev net1")[0]["addr_info"]]
     assert labels == ["net1", "net1", "net1", "net1:sec"]
+
+
+def test_routes_of_a_nic_without_carrier_survive_both_moves(
+    netns_factory: NetnsFactory, open_handle: OpenHandle
+) -> None:
+    """Issue 16 item 9: a NIC without carrier (cable out, PF down; here a veth whose peer is
+    down) shows its routes as ``linkdown``. That flag is the kernel's report, not a setting: a
+    replay that sends it back is refused ("Invalid rtm_flags - can not contain DEAD or
+    LINKDOWN"), and the routes are lost in the pod and again on the host after DEL. ``onlink``,
+    which a user does set, must still come back."""
+    host, pod = netns_factory(), netns_factory()
+    veth_in(host, "x0", "x0p")
+    for command in (
+        "ip link set dev x0 up",  # x0p stays down: x0 has no carrier
+        "ip addr add 10.20.0.1/24 dev x0",
+        "ip route add 192.0.2.0/24 via 10.20.0.254 dev x0",
+        "ip route add 198.51.100.0/24 via 10.99.0.1 dev x0 onlink table 100",
+        "ip -6 route add 2001:db8:d::/64 dev x0 metric 50",
+    ):
+        host.run(command)
+    start = host.ip_json("route show table all dev x0") + host.ip_json("-6 route show table all dev x0")
+    assert any("linkdown" in r.get("flags", []) for r in start)  # the stand-in is what it claims
+    wanted = ["192.0.2.0/24", "198.51.100.0/24", "2001:db8:d::/64"]
+    on_host, in_pod = open_handle(host), open_handle(pod)
+
+    snap = take_snapshot(on_host, "x0")
+    assert sorted(r.destination for r in snap.routes) == wanted
+    moved = move_link(on_host, in_pod, on_host.link(name="x0"))
+    assert apply_snapshot(in_pod, moved, snap).failed_routes == ()
+    in_pod_now = pod.ip_json("route show table all dev x0") + pod.ip_json("-6 route show table all dev x0")
+    assert {"192.0.2.0/24", "198.51.100.0/24", "2001:db8:d::/64"} <= {r["dst"] for r in in_pod_now}
+    assert "onlink" in next(r for r in in_pod_now if r["dst"] == "198.51.100.0/24")["flags"]
+
+    back = move_link(in_pod, on_host, in_pod.link(name="x0"))
+    assert apply_snapshot(on_host, back, snap).failed_routes == ()
+    end = host.ip_json("route show table all dev x0") + host.ip_json("-6 route show table all dev x0")
+    assert sorted(json.dumps(r, sort_keys=True) for r in end if r.get("protocol") != "kernel") == sorted(
+        json.dumps(r, sort_keys=True) for r in start if r.get("protocol") != "kernel"
+    )

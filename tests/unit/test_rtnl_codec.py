@@ -22,7 +22,7 @@ from hostdev._netlink import rtnl_addr, rtnl_link, rtnl_route
 from hostdev._netlink.attrs import encode_attr
 from hostdev._netlink.rtnl_addr import Address, address_body, decode_address
 from hostdev._netlink.rtnl_link import Link, check_ifname, decode_link, parse_mac, set_link_body
-from hostdev._netlink.rtnl_route import Route, decode_route, route_body
+from hostdev._netlink.rtnl_route import USER_ROUTE_FLAGS, Route, decode_route, route_body
 from hostdev._netlink.rtnl_tables import (
     AF_INET,
     AF_INET6,
@@ -36,6 +36,9 @@ from hostdev._netlink.rtnl_tables import (
     IFINFOMSG,
     IFLA,
     INFINITY_LIFE_TIME,
+    RTNH_F_DEAD,
+    RTNH_F_LINKDOWN,
+    RTNH_F_ONLINK,
     RTA,
     RTAX,
     RTM_NEWADDR,
@@ -217,10 +220,18 @@ def test_address_reply_with_wrong_address_size_is_a_decode_error() -> None:
 @ROUND_TRIPS
 @given(routes(), st.integers(1, 2**31 - 1))
 def test_route_bodies_decode_to_the_route(route: Route, oif: int) -> None:
-    assert decode_body(decode_route, RTM_NEWROUTE, route_body(route, oif)) == replace(route, oif=oif)
+    # only the flags a user sets travel (linkdown/dead are the kernel's report: it refuses them)
+    sent = replace(route, oif=oif, flags=route.flags & USER_ROUTE_FLAGS)
+    assert decode_body(decode_route, RTM_NEWROUTE, route_body(route, oif)) == sent
     # a delete leaves out what the kernel does not match a route on
     decoded = decode_body(decode_route, RTM_NEWROUTE, route_body(route, oif, for_delete=True))
-    assert decoded == replace(route, oif=oif, prefsrc=None, metrics=(), pref=None)
+    assert decoded == replace(sent, prefsrc=None, metrics=(), pref=None)
+
+
+def test_route_body_never_carries_the_kernels_nexthop_flags() -> None:
+    reported = Route(AF_INET, "192.0.2.0", 24, gateway="10.0.0.1", flags=RTNH_F_LINKDOWN | RTNH_F_DEAD | RTNH_F_ONLINK)
+    sent = decode_body(decode_route, RTM_NEWROUTE, route_body(reported, 3))
+    assert sent.flags == RTNH_F_ONLINK
 
 
 def test_small_tables_travel_in_the_header_large_ones_in_rta_table() -> None:
