@@ -63,7 +63,7 @@ if TYPE_CHECKING:
 
 from .device_selection import DeviceSelection, DeviceSelector, select_device
 from .errors import INVALID_CONFIG, UNSUPPORTED_FIELD, CniError
-from .names import network_name_problem, path_problem, shorten
+from .names import network_name_problem, path_problem, shorten, unprintable_problem
 from .protocol import check_version
 
 __all__ = [
@@ -217,9 +217,9 @@ def parse_plugin_config(conf: Mapping[str, object], command: str) -> PluginConfi
     if problem is not None:
         raise CniError(INVALID_CONFIG, "invalid name", f"{problem}: {shorten(name)}")
     plugin_type = _required_string(conf, "type")
-    if not plugin_type or any(char in plugin_type for char in "/\\\x00"):
+    if not plugin_type or any(char in plugin_type for char in "/\\") or unprintable_problem(plugin_type):
         raise CniError(
-            INVALID_CONFIG, "invalid type", f"must be a file name: {shorten(plugin_type)}"
+            INVALID_CONFIG, "invalid type", f"must be a printable file name: {shorten(plugin_type)}"
         )
     _check_ipam(conf)
 

@@ -73,8 +73,9 @@ def interface_name_problem(text: str) -> str | None:
 def path_problem(text: str, what: str) -> str | None:
     """Why ``text`` is not an absolute path we are willing to use, or ``None``.
 
-    Rejected: empty, relative, longer than PATH_MAX, control characters (NUL included), and
-    ``..`` components (a configured path must not climb out of where it claims to be).
+    Rejected: empty, relative, longer than PATH_MAX, a non-printable character (see
+    :func:`unprintable_problem`), and ``..`` components (a configured path must not climb out
+    of where it claims to be).
     """
     if not text:
         return f"{what} is empty"
@@ -82,16 +83,28 @@ def path_problem(text: str, what: str) -> str | None:
         return f"{what} is longer than {MAX_PATH_LEN} characters"
     if not text.startswith("/"):
         return f"{what} must be an absolute path"
-    if has_control_characters(text):
-        return f"{what} contains control characters"
+    problem = unprintable_problem(text)
+    if problem is not None:
+        return f"{what} {problem}"
     if ".." in text.split("/"):
         return f"{what} must not contain '..' components"
     return None
 
 
-def has_control_characters(text: str) -> bool:
-    """True when ``text`` holds C0 controls (NUL included) or DEL."""
-    return any(char < " " or char == "\x7f" for char in text)
+def unprintable_problem(text: str) -> str | None:
+    """``contains the non-printable character U+XXXX`` for the first such character, or ``None``.
+
+    The rule for every path, name and ID the plugin accepts: each character satisfies
+    ``str.isprintable()``. That refuses controls (C0, DEL, C1 such as U+0085), format characters
+    (U+200B, U+202E which reverses what follows), separators other than the ASCII space
+    (U+00A0, U+2028), private-use and unassigned code points, and surrogates: a non-UTF-8 byte
+    in the environment arrives as one and could not be written back to a state record, a log
+    line or a JSON reply. Whether the ASCII space is allowed is up to each caller's own rules.
+    """
+    if text.isprintable():
+        return None
+    char = next(char for char in text if not char.isprintable())
+    return f"contains the non-printable character U+{ord(char):04X}"
 
 
 def shorten(text: str, limit: int = 80) -> str:

@@ -22,9 +22,9 @@ from .errors import INCOMPATIBLE_VERSION, INVALID_CONFIG, INVALID_ENVIRONMENT, C
 from .names import (
     MAX_PATH_LEN,
     container_id_problem,
-    has_control_characters,
     interface_name_problem,
     shorten,
+    unprintable_problem,
 )
 
 __all__ = [
@@ -187,8 +187,9 @@ def _check_netns(netns: str) -> None:
         raise _invalid("CNI_NETNS", f"longer than {MAX_PATH_LEN} characters", netns)
     if not netns.startswith("/"):
         raise _invalid("CNI_NETNS", "must be an absolute path", netns)
-    if has_control_characters(netns):
-        raise _invalid("CNI_NETNS", "contains control characters", netns)
+    problem = unprintable_problem(netns)
+    if problem is not None:
+        raise _invalid("CNI_NETNS", problem, netns)
 
 
 def parse_cni_args(text: str) -> tuple[tuple[str, str], ...]:
@@ -196,7 +197,7 @@ def parse_cni_args(text: str) -> tuple[tuple[str, str], ...]:
 
     Keys are ASCII letters, digits, ``_``, ``.`` or ``-`` (SPEC.md says alphanumeric; real
     runtimes send ``K8S_POD_NAME`` and friends). Values may be empty and may not contain
-    ``;``, ``=`` or control characters (libcni likewise refuses a second ``=``). Empty pairs
+    ``;``, ``=`` or non-printable characters (libcni likewise refuses a second ``=``). Empty pairs
     (``A=B;;C=D``, a trailing ``;``) are refused. A key given twice must carry the same value.
     """
     if not text:
@@ -211,8 +212,11 @@ def parse_cni_args(text: str) -> tuple[tuple[str, str], ...]:
             raise _invalid("CNI_ARGS", "pair without '='", pair)
         if not key or any(char not in _ARG_KEY_CHARS for char in key):
             raise _invalid("CNI_ARGS", "key must be ASCII letters, digits, '_', '.' or '-'", pair)
-        if "=" in value or has_control_characters(value):
-            raise _invalid("CNI_ARGS", "value contains '=' or control characters", pair)
+        if "=" in value:
+            raise _invalid("CNI_ARGS", "value contains '='", pair)
+        problem = unprintable_problem(value)
+        if problem is not None:
+            raise _invalid("CNI_ARGS", f"value {problem}", pair)
         if key in seen:
             if seen[key] != value:
                 raise _invalid("CNI_ARGS", f"key {key} given twice with different values", text)
@@ -227,8 +231,9 @@ def _parse_cni_path(text: str) -> tuple[str, ...]:
     # be representable) rather than judged as directories.
     if len(text) > MAX_ARGS_LEN:
         raise _invalid("CNI_PATH", f"longer than {MAX_ARGS_LEN} characters", text)
-    if "\x00" in text:
-        raise _invalid("CNI_PATH", "contains NUL", text)
+    problem = unprintable_problem(text)
+    if problem is not None:
+        raise _invalid("CNI_PATH", problem, text)
     return tuple(entry for entry in text.split(":") if entry)
 
 

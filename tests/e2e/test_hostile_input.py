@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Node, Result, netns_view, seed_rich_nic, state_view
+from tests.e2e.harness import Node, Result, netns_view, seed_rich_nic, sh, state_view
 
 BDF = "0000:44:00.0"
 NIC = "enp68s0"
@@ -341,6 +341,28 @@ def test_bad_environment_is_code_4(world: World) -> None:
         _refused(world.add(world.conf(), command="DEL", env=env, unset=unset), 4, f"DEL {case}")
     assert netns_view(node) == attached and netns_view(node, world.pod) == pod_attached
     assert state_view(node) == state_attached
+
+
+@pytest.mark.parametrize(
+    "char", [os.fsdecode(b"\xff"), "\x85", "\u200b", "\u202e"], ids=["non-UTF-8 byte", "U+0085", "U+200B", "U+202E"]
+)
+def test_netns_path_with_a_non_printable_character_is_code_4_even_when_it_is_a_netns(world: World, char: str) -> None:
+    """A real network namespace reached through a path no record, log or reply can hold
+    faithfully: refused up front (it used to be ADDed, and a non-UTF-8 byte then ended in 999)."""
+    node = world.node
+    path = node.work / f"pod{char}ns"
+    path.touch()
+    sh(["mount", "--bind", node.pod_path(world.pod), str(path)])  # subprocess fsencodes: the byte comes back
+    try:
+        for command in ("ADD", "CHECK", "DEL"):
+            r = world.add(world.conf(), command=command, netns=str(path))
+            _refused(r, 4, f"{command} {char!r}")
+            assert r.out is not None and r.out["msg"] == "invalid CNI_NETNS", r.out
+            assert f"U+{ord(char):04X}" in r.out["details"], r.out
+    finally:
+        sh(["umount", str(path)])
+    world.assert_unchanged()
+    _no_state(node)
 
 
 def _env_cases_del() -> list[tuple[str, dict[str, str], tuple[str, ...]]]:
