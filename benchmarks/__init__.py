@@ -4,7 +4,7 @@
 ``benchmarks/results/``; ``--quick --out DIR`` is the smoke run CI executes.
 
 Layout: ``benchmarks/harness/`` is scenario-agnostic (clocks, interleaving, stats, tables,
-plots, result files, throwaway namespaces); each scenario is a package of its own:
+plots, the reports' shared skeleton, result files, throwaway namespaces); each scenario is a package of its own:
 
 - ``benchmarks/move/``: in-process move latency of one NIC (snapshot, move, apply, move back,
   restore) for hostdev, a raw-socket floor, pyroute2, ``ip`` per step and ``ip -batch``.

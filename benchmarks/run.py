@@ -18,18 +18,96 @@ import os
 import shlex
 import sys
 import time
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.harness.cpu_share import CpuMeter  # noqa: E402
 from benchmarks.harness.machine import machine_info  # noqa: E402
 from benchmarks.harness.netns import Terminated, install_termination_handlers  # noqa: E402
 from benchmarks.harness.output import OutputError, output_dir, write_json, write_text  # noqa: E402
 
+Log = Callable[[str], None]
 QUICK = {"rounds": 3, "warmup": 1, "alloc_rounds": 1, "request_rounds": 2, "profile_rounds": 1}
-PARTS = ("move", "cni", "scale")
+
+
+class Report(Protocol):
+    """What a part's report module offers (``benchmarks/<part>/report.py``)."""
+
+    def markdown(self, results: dict[str, Any], command: str) -> str: ...
+
+    def console(self, results: dict[str, Any]) -> str: ...
+
+    def plot(self, results: dict[str, Any], path: Path) -> None: ...
+
+
+class UsageError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One part, configured from the command line: its scenario, ready to run, and its report."""
+
+    run: Callable[[Log], dict[str, Any]]
+    report: Report
+
+
+def _plan_move(args: argparse.Namespace) -> Planned:
+    from benchmarks.move import report
+    from benchmarks.move.scenario import ALL_IMPLEMENTATIONS, MoveConfig, run_move
+
+    defaults, preset = MoveConfig(), QUICK if args.quick else {}
+    config = MoveConfig(
+        **{name: getattr(args, name) if getattr(args, name) is not None else preset.get(name, getattr(defaults, name))
+           for name in ("rounds", "warmup", "alloc_rounds", "request_rounds", "profile_rounds")},
+        kernel_trace=not (args.quick or args.no_kernel_trace),
+        implementations=args.only.split(",") if args.only else list(ALL_IMPLEMENTATIONS),
+    )  # fmt: skip
+    unknown = [name for name in config.implementations if name not in ALL_IMPLEMENTATIONS]
+    if unknown:
+        raise UsageError(f"unknown implementation(s) {unknown}; known: {', '.join(ALL_IMPLEMENTATIONS)}")
+    return Planned(partial(run_move, config), report)
+
+
+def _plan_cni(args: argparse.Namespace) -> Planned:
+    from benchmarks.cni import report
+    from benchmarks.cni.scenario import CniConfig, run_cni
+
+    config = CniConfig(rounds=2, warmup=1, version_rounds=3, importtime_runs=1, phase_runs=1, rss_runs=1) if args.quick else CniConfig()
+    if args.cni_rounds is not None:
+        config.rounds = args.cni_rounds
+    if args.version_rounds is not None:
+        config.version_rounds = args.version_rounds
+    return Planned(partial(run_cni, config), report)
+
+
+def _plan_scale(args: argparse.Namespace) -> Planned:
+    from benchmarks.scale import report
+    from benchmarks.scale.scenario import ScaleConfig, run_scale
+
+    config = ScaleConfig(sizes=(1, 8), parallel=(1, 8), reps_small=1, trace=False) if args.quick else ScaleConfig()
+    if args.scale_sizes is not None:
+        config.sizes = args.scale_sizes
+    if args.scale_parallel is not None:
+        config.parallel = args.scale_parallel
+    if args.scale_reps is not None:
+        config.reps_small = args.scale_reps
+    if args.no_kernel_trace:
+        config.trace = False
+    return Planned(partial(run_scale, config), report)
+
+
+# part -> (its plot's file name, how to configure it)
+PARTS: dict[str, tuple[str, Callable[[argparse.Namespace], Planned]]] = {
+    "move": ("move-latency.png", _plan_move),
+    "cni": ("cni-latency.png", _plan_cni),
+    "scale": ("scale-per-device.png", _plan_scale),
+}
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -80,9 +158,10 @@ def _log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _missing_dependencies(implementations: Sequence[str], parts: Sequence[str]) -> list[str]:
+def _missing_dependencies(args: argparse.Namespace) -> list[str]:
     missing = []
-    wanted = ["matplotlib"] + (["pyroute2"] if "move" in parts and "pyroute2" in implementations else [])
+    pyroute2 = "move" in args.parts and (args.only is None or "pyroute2" in args.only.split(","))
+    wanted = ["matplotlib"] + (["pyroute2"] if pyroute2 else [])
     for module in wanted:
         try:
             __import__(module)
@@ -93,24 +172,15 @@ def _missing_dependencies(implementations: Sequence[str], parts: Sequence[str]) 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    from benchmarks.move.scenario import ALL_IMPLEMENTATIONS, MoveConfig
-
-    defaults = MoveConfig()
-    preset = QUICK if args.quick else {}
-    config = MoveConfig(
-        **{name: getattr(args, name) if getattr(args, name) is not None else preset.get(name, getattr(defaults, name))
-           for name in ("rounds", "warmup", "alloc_rounds", "request_rounds", "profile_rounds")},
-        kernel_trace=not (args.quick or args.no_kernel_trace),
-        implementations=args.only.split(",") if args.only else list(ALL_IMPLEMENTATIONS),
-    )  # fmt: skip
-    unknown = [name for name in config.implementations if name not in ALL_IMPLEMENTATIONS]
-    if unknown:
-        print(f"unknown implementation(s) {unknown}; known: {', '.join(ALL_IMPLEMENTATIONS)}", file=sys.stderr)
+    try:
+        planned = {part: PARTS[part][1](args) for part in args.parts}
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
         return 2
     if os.geteuid() != 0:
         print("the benchmarks create network namespaces and move links: run them as root", file=sys.stderr)
         return 2
-    missing = _missing_dependencies(config.implementations, args.parts)
+    missing = _missing_dependencies(args)
     if missing:
         print(f"missing {', '.join(missing)}: install the bench extra (pip install -e '.[bench]')", file=sys.stderr)
         return 2
@@ -124,118 +194,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python -m benchmarks" + (" " + shlex.join(sys.argv[1:]) if argv is None and sys.argv[1:] else "")
     status = 0
     try:
-        for part in args.parts:
-            if part == "move":
-                status = max(status, _run(config, out, command, args.quick))
-            elif part == "cni":
-                status = max(status, _run_cni(_cni_config(args), out, command, args.quick))
-            else:
-                status = max(status, _run_scale(_scale_config(args), out, command, args.quick))
+        for part, plan in planned.items():
+            status = max(status, _run_part(part, plan, out, command, args.quick))
     except (KeyboardInterrupt, Terminated) as exc:
         _log(f"interrupted ({type(exc).__name__}); namespaces removed")
         return 130
     return status
 
 
-def _cni_config(args: argparse.Namespace) -> object:
-    from benchmarks.cni.scenario import CniConfig
-
-    config = CniConfig(rounds=2, warmup=1, version_rounds=3, importtime_runs=1, phase_runs=1, rss_runs=1) if args.quick else CniConfig()
-    if args.cni_rounds is not None:
-        config.rounds = args.cni_rounds
-    if args.version_rounds is not None:
-        config.version_rounds = args.version_rounds
-    return config
-
-
-def _scale_config(args: argparse.Namespace) -> object:
-    from benchmarks.scale.scenario import ScaleConfig
-
-    config = ScaleConfig(sizes=(1, 8), parallel=(1, 8), reps_small=1, trace=False) if args.quick else ScaleConfig()
-    if args.scale_sizes is not None:
-        config.sizes = args.scale_sizes
-    if args.scale_parallel is not None:
-        config.parallel = args.scale_parallel
-    if args.scale_reps is not None:
-        config.reps_small = args.scale_reps
-    if args.no_kernel_trace:
-        config.trace = False
-    return config
-
-
-def _finish(part: str, results: dict[str, Any], out: Path, command: str, quick: bool, machine: dict[str, Any], cpu: Any) -> None:
+def _run_part(part: str, plan: Planned, out: Path, command: str, quick: bool) -> int:
+    """Run one part and write ``<part>.json`` (always) and its report and plot (when it passed)."""
+    machine = machine_info()
+    cpu = CpuMeter()
+    _log(f"{part} scenario → {out}")
+    results = plan.run(_log)
     machine["loadavg_at_end"] = os.getloadavg()
     machine["cpu_use"] = cpu.read()
-    results["machine"] = machine
-    results["quick"] = quick
-    results["command"] = command
+    results.update(machine=machine, quick=quick, command=command)
     write_json(out / f"{part}.json", results)
-
-
-def _run_cni(config: object, out: Path, command: str, quick: bool) -> int:
-    from benchmarks.cni import report
-    from benchmarks.cni.cpu_share import CpuMeter
-    from benchmarks.cni.scenario import CniConfig, run_cni
-
-    assert isinstance(config, CniConfig)
-    machine = machine_info()
-    cpu = CpuMeter()
-    _log(f"cni scenario → {out}")
-    results = run_cni(config, _log)
-    _finish("cni", results, out, command, quick, machine, cpu)
     if results["failure"] is None:
-        report.plot(results, out / "cni-latency.png")
-        write_text(out / "cni.md", report.markdown(results, command))
-        print(report.console(results))
-    _log(f"wrote {', '.join(sorted(p.name for p in out.glob('cni*')))} in {out}")
+        plan.report.plot(results, out / PARTS[part][0])
+        write_text(out / f"{part}.md", plan.report.markdown(results, command))
+        print(plan.report.console(results))
+    _log(f"wrote {', '.join(sorted(p.name for p in out.glob(f'{part}*')))} in {out}")
     if results["failure"]:
-        print(f"FAILED (cni): {results['failure']}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _run_scale(config: object, out: Path, command: str, quick: bool) -> int:
-    from benchmarks.cni.cpu_share import CpuMeter
-    from benchmarks.scale import report
-    from benchmarks.scale.scenario import ScaleConfig, run_scale
-
-    assert isinstance(config, ScaleConfig)
-    machine = machine_info()
-    cpu = CpuMeter()
-    _log(f"scale scenario → {out}")
-    results = run_scale(config, _log)
-    _finish("scale", results, out, command, quick, machine, cpu)
-    if results["failure"] is None:
-        report.plot(results, out / "scale-per-device.png")
-        write_text(out / "scale.md", report.markdown(results, command))
-        print(report.console(results))
-    _log(f"wrote {', '.join(sorted(p.name for p in out.glob('scale*')))} in {out}")
-    if results["failure"]:
-        print(f"FAILED (scale): {results['failure']}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _run(config: object, out: Path, command: str, quick: bool) -> int:
-    from benchmarks.move import report
-    from benchmarks.move.scenario import MoveConfig, run_move
-
-    assert isinstance(config, MoveConfig)
-    machine = machine_info()
-    _log(f"move scenario → {out}")
-    results = run_move(config, _log)
-    machine["loadavg_at_end"] = os.getloadavg()
-    results["machine"] = machine
-    results["quick"] = quick
-    results["command"] = command
-    write_json(out / "move.json", results)
-    if "timing" in results and "kernel" in results and "profile" in results:
-        report.plot(results, out / "move-latency.png")
-        write_text(out / "move.md", report.markdown(results, command))
-        print(report.console(results))
-    _log(f"wrote {', '.join(sorted(p.name for p in out.glob('move*')))} in {out}")
-    if results["failure"]:
-        print(f"FAILED: {results['failure']}", file=sys.stderr)
+        print(f"FAILED ({part}): {results['failure']}", file=sys.stderr)
         return 1
     return 0
 

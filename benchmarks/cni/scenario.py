@@ -21,7 +21,7 @@ from benchmarks.cni.launcher import Launcher
 from benchmarks.cni.node import GO_HOST_DEVICE, BenchNode, RestoreMismatch
 from benchmarks.cni.rss import measure_peak_rss
 from benchmarks.cni.spawner import PLUGIN_PATH, Exec, Job, SpawnError
-from benchmarks.harness.interleave import Implementation, ImplementationFailed, Runs, run_interleaved
+from benchmarks.harness.interleave import Implementation, ImplementationFailed, Runs, log_progress, run_interleaved
 from benchmarks.harness.stats import paired_differences, paired_ratios, summarize
 
 HOSTDEV = "amd-host-device"
@@ -127,18 +127,6 @@ def _version_impls(node: BenchNode, go: bool) -> list[ExecImpl]:
     return impls
 
 
-def _progress(log: Callable[[str], None]) -> Callable[[int, int], None]:
-    step = [0]
-
-    def report(done: int, total: int) -> None:
-        percent = done * 100 // total
-        if percent >= step[0] + 25 or done == total:
-            step[0] = percent
-            log(f"  {done}/{total} rounds")
-
-    return report
-
-
 def run_cni(cfg: CniConfig, log: Callable[[str], None]) -> dict[str, Any]:
     go = cfg.go and GO_HOST_DEVICE.exists()
     results: dict[str, Any] = {"scenario": "cni", "failure": None, "config": dict(cfg.__dict__, go=go)}
@@ -159,7 +147,7 @@ def run_cni(cfg: CniConfig, log: Callable[[str], None]) -> dict[str, Any]:
                 impl.after_run()
 
             log(f"cycle: {cfg.rounds} rounds (+{cfg.warmup} warm-up) × {len(impls)} implementations")
-            runs = run_interleaved(impls, cfg.rounds, ExecClock(), warmup=cfg.warmup, check=check, progress=_progress(log))
+            runs = run_interleaved(impls, cfg.rounds, ExecClock(), warmup=cfg.warmup, check=check, progress=log_progress(log))
             results["cycle"] = cycle_results(runs)
             results["go_left_behind"] = {impl.name: impl.left_behind for impl in impls if impl.strips_config}
 

@@ -87,3 +87,17 @@ def run_interleaved(
         if progress is not None:
             progress(round_no + 1, warmup + rounds)
     return runs
+
+
+def log_progress(log: Callable[[str], None], every_percent: int = 25) -> Callable[[int, int], None]:
+    """A ``progress`` callback for :func:`run_interleaved` that logs every ``every_percent`` % of
+    the rounds and at the end."""
+    logged = [0]
+
+    def report(done: int, total: int) -> None:
+        percent = done * 100 // total
+        if percent >= logged[0] + every_percent or done == total:
+            logged[0] = percent
+            log(f"  {done}/{total} rounds")
+
+    return report

@@ -8,26 +8,14 @@ from typing import Any
 
 from benchmarks.harness.machine import machine_line
 from benchmarks.harness.plot import Bar, Panel, plot_panels
-from benchmarks.harness.tables import fmt_bytes, fmt_duration, fmt_ratio, markdown_table, text_table
+from benchmarks.harness.report import console as console_text
+from benchmarks.harness.report import header, headline_section, median, ratio_cell, reproduce, spread
+from benchmarks.harness.tables import fmt_bytes, fmt_duration, markdown_table, text_table
 from benchmarks.move.ops import MOVE_BACK, MOVE_IN, SEQUENCE, TOTAL
 from benchmarks.move.scenario import NON_MOVE
 
 IN_PROCESS_TARGET = 1.1  # hostdev / floor
 PYROUTE2_TARGET = 5.0  # pyroute2 / hostdev
-
-
-def _s(summary: dict[str, float]) -> str:
-    return fmt_duration(summary["median"])
-
-
-def _spread(summary: dict[str, float]) -> str:
-    return f"{fmt_duration(summary['p10'])} – {fmt_duration(summary['p90'])}"
-
-
-def _ratio(summary: dict[str, float] | None) -> str:
-    if not summary:
-        return "–"
-    return f"{fmt_ratio(summary['median'])} [{fmt_ratio(summary['p10'])}–{fmt_ratio(summary['p90'])}]"
 
 
 def _ops_of(summary: dict[str, Any], name: str) -> list[str]:
@@ -45,11 +33,11 @@ def totals_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for name, ops in summary.items():
         total = ops[TOTAL]
-        ratio = _ratio(vs_floor[name].get(TOTAL)) if name != "hostdev" else "1"
+        ratio = ratio_cell(vs_floor[name].get(TOTAL)) if name != "hostdev" else "1"
         non_move = ops.get(NON_MOVE)
-        non_move_ratio = _ratio(vs_floor[name].get(NON_MOVE)) if name != "hostdev" and non_move else ("1" if non_move else "–")
-        rows.append([name, _s(total), fmt_duration(total["p90"]), _spread(total), fmt_duration(total["iqr"]), ratio,
-                     _s(non_move) if non_move else "– (ops fused)", non_move_ratio])  # fmt: skip
+        non_move_ratio = ratio_cell(vs_floor[name].get(NON_MOVE)) if name != "hostdev" and non_move else ("1" if non_move else "–")
+        rows.append([name, median(total), fmt_duration(total["p90"]), spread(total), fmt_duration(total["iqr"]), ratio,
+                     median(non_move) if non_move else "– (ops fused)", non_move_ratio])  # fmt: skip
     return headers, rows
 
 
@@ -62,7 +50,7 @@ def per_op_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         row = [op]
         for name in names:
             cell = summary[name].get(op)
-            row.append(f"{_s(cell)} ({fmt_duration(cell['p90'])})" if cell else "–")
+            row.append(f"{median(cell)} ({fmt_duration(cell['p90'])})" if cell else "–")
         rows.append(row)
     return ["op: median (p90)", *names], rows
 
@@ -77,8 +65,8 @@ def floor_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         if op not in comp:
             continue
         over = comp[op]["overhead_ns"]
-        rows.append([op, _s(summary["floor"][op]), _s(summary["hostdev"][op]), fmt_duration(over["median"]),
-                     _spread(over), _ratio(comp[op]["ratio"])])  # fmt: skip
+        rows.append([op, median(summary["floor"][op]), median(summary["hostdev"][op]), fmt_duration(over["median"]),
+                     spread(over), ratio_cell(comp[op]["ratio"])])  # fmt: skip
     return headers, rows
 
 
@@ -96,8 +84,8 @@ def kernel_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             parts = [f"{key.split(' ← ')[0]} {fmt_duration(b['ns']['median'])}"
                      for key, b in traced["blockers"].items() if b["ns"]["median"] >= 1000]  # fmt: skip
             waited = ", ".join(parts) or "–"
-        rows.append([str(req["position"]), req["op"], req["side"], req["request"], _s(req["wall_ns"]),
-                     fmt_duration(req["wall_ns"]["p90"]), _s(req["cpu_ns"]), off_cpu, waited])  # fmt: skip
+        rows.append([str(req["position"]), req["op"], req["side"], req["request"], median(req["wall_ns"]),
+                     fmt_duration(req["wall_ns"]["p90"]), median(req["cpu_ns"]), off_cpu, waited])  # fmt: skip
     return headers, rows
 
 
@@ -127,24 +115,6 @@ def profile_table(results: dict[str, Any], top: int = 15) -> tuple[list[str], li
         for row in results["profile"]["top_by_tottime"][:top]
     ]  # fmt: skip
     return ["function", "calls / sequence", "own time / sequence", "cumulative / sequence", "share of Python time"], rows
-
-
-def _load(m: dict[str, Any]) -> str:
-    def fmt(values: Any) -> str:
-        return " ".join(f"{x:.2f}" for x in values) if values else "?"
-
-    return f"{fmt(m.get('loadavg_at_start'))} / {fmt(m.get('loadavg_at_end'))}"
-
-
-def _busy_note(m: dict[str, Any]) -> list[str]:
-    loads = [m.get("loadavg_at_start") or [0.0], m.get("loadavg_at_end") or [0.0]]
-    if max(load[0] for load in loads) <= 0.5 * (m.get("nproc") or 1):
-        return []
-    return [
-        "The machine was busy with other work during this run (load average above half the CPUs): spreads are wide "
-        "and absolute times inflated; the interleaved medians and per-round ratios are what to compare.",
-        "",
-    ]
 
 
 def _rtnl_waits(off: dict[str, Any]) -> str | None:
@@ -212,10 +182,10 @@ def headline(results: dict[str, Any]) -> list[str]:
     floor = results["timing"]["summary_ns"].get("floor")
     if hf and floor:
         seq, non = hf[TOTAL], hf.get(NON_MOVE)
-        text = f"**hostdev vs floor (target ≤ {IN_PROCESS_TARGET}×):** whole sequence, paired per round: {_ratio(seq['ratio'])}"
+        text = f"**hostdev vs floor (target ≤ {IN_PROCESS_TARGET}×):** whole sequence, paired per round: {ratio_cell(seq['ratio'])}"
         diff = seq["overhead_ns"]
         if diff["p10"] < 0 < diff["p90"]:
-            text += (f"; the difference itself ({fmt_duration(diff['median'])} median, p10–p90 {_spread(diff)}) is inside "
+            text += (f"; the difference itself ({fmt_duration(diff['median'])} median, p10–p90 {spread(diff)}) is inside "
                      "the noise of the two moves.")  # fmt: skip
         else:
             text += f"; hostdev adds {fmt_duration(diff['median'])} per sequence."
@@ -223,7 +193,7 @@ def headline(results: dict[str, Any]) -> list[str]:
             estimate = (floor[TOTAL]["median"] + non["overhead_ns"]["median"]) / floor[TOTAL]["median"]
             text += (
                 f" The moves carry no library work beyond one link lookup, so hostdev's cost shows on the other "
-                f"operations (snapshot + apply + restore): there it is {_ratio(non['ratio'])} the floor "
+                f"operations (snapshot + apply + restore): there it is {ratio_cell(non['ratio'])} the floor "
                 f"({'met' if non['ratio']['median'] <= IN_PROCESS_TARGET else 'NOT met'}), "
                 f"+{fmt_duration(non['overhead_ns']['median'])} per sequence. Added to the floor's median sequence that is "
                 f"≈{estimate:.3f}× ({'met' if estimate <= IN_PROCESS_TARGET else 'NOT met'})."
@@ -234,18 +204,18 @@ def headline(results: dict[str, Any]) -> list[str]:
     if "pyroute2" in vs:
         p = vs["pyroute2"]
         text = (
-            f"**pyroute2 vs hostdev (target ≥ {PYROUTE2_TARGET}× faster):** whole sequence pyroute2 takes {_ratio(p[TOTAL])} "
+            f"**pyroute2 vs hostdev (target ≥ {PYROUTE2_TARGET}× faster):** whole sequence pyroute2 takes {ratio_cell(p[TOTAL])} "
             f"hostdev's time ({'met' if p[TOTAL]['median'] >= PYROUTE2_TARGET else 'NOT met'})"
         )
         if "pyroute2" in vs_floor:
             text += (f" — the moves cap this: even a library with zero cost would reach only "
-                     f"{_ratio(vs_floor['pyroute2'][TOTAL])} (pyroute2 ÷ floor)")  # fmt: skip
+                     f"{ratio_cell(vs_floor['pyroute2'][TOTAL])} (pyroute2 ÷ floor)")  # fmt: skip
         if NON_MOVE in p:
-            text += f"; on the non-move operations {_ratio(p[NON_MOVE])} ({'met' if p[NON_MOVE]['median'] >= PYROUTE2_TARGET else 'NOT met'})."
+            text += f"; on the non-move operations {ratio_cell(p[NON_MOVE])} ({'met' if p[NON_MOVE]['median'] >= PYROUTE2_TARGET else 'NOT met'})."
         lines.append(text)
     for name in ("ip", "ip-batch"):
         if name in vs:
-            lines.append(f"**{name} vs hostdev:** whole sequence {_ratio(vs[name][TOTAL])} hostdev.")
+            lines.append(f"**{name} vs hostdev:** whole sequence {ratio_cell(vs[name][TOTAL])} hostdev.")
     return lines
 
 
@@ -253,26 +223,8 @@ def headline(results: dict[str, Any]) -> list[str]:
 def markdown(results: dict[str, Any], command: str) -> str:
     m = results["machine"]
     out = [
-        "# hostdev move latency: in process, against peers and the kernel's floor",
-        "",
-        f"Generated by `{command}` on {m['date_utc']}. Every number below comes from this one run; "
-        "ratios are per-round ratios of implementations that ran in the same round.",
-        "",
-        "## Machine",
-        "",
-        markdown_table(["", ""], [
-            ["CPUs (nproc / usable)", f"{m['nproc']} / {m['cpus_usable']}"],
-            ["CPU model", m["cpu_model"] + (" (virtual machine)" if m["virtualized"] else "")],
-            ["kernel", f"{m['kernel']} ({m['kernel_build']})"],
-            ["Python", f"{m['python']} ({m['python_executable']})"],
-            ["hostdev", f"{m['hostdev']} @ {m['hostdev_commit']}"],
-            ["pyroute2", str(m["pyroute2"])],
-            ["iproute2", str(m["iproute2"])],
-            ["kernel settings that time a move", ", ".join(f"{k.removeprefix('CONFIG_')}={v}" for k, v in m.get("kernel_facts", {}).items()) or "?"],
-            ["load average (1/5/15 min) at start / end", _load(m)],
-        ], left=2),  # fmt: skip
-        "",
-        *_busy_note(m),
+        *header("hostdev move latency: in process, against peers and the kernel's floor", results, command,
+                machine_extra=[["pyroute2", str(m["pyroute2"])], ["iproute2", str(m["iproute2"])]]),  # fmt: skip
         "## What is measured",
         "",
         "The sequence a CNI ADD + DEL performs on one NIC: **snapshot** (link, addresses, routes) → **move-in** "
@@ -292,10 +244,7 @@ def markdown(results: dict[str, Any], command: str) -> str:
         f"({results['config']['alloc_rounds']} round(s)), the kernel's per-request cost from "
         f"{results['config']['request_rounds']} floor sequences with every request timed.",
         "",
-        "## Headline",
-        "",
-        *[f"- {line}" for line in headline(results)],
-        "",
+        *headline_section(headline(results)),
         "## Whole sequence",
         "",
         markdown_table(*totals_table(results)),
@@ -368,31 +317,20 @@ def markdown(results: dict[str, Any], command: str) -> str:
         "",
         *[f"- **{item['op']}**: " + ", ".join(f"`{r}`" for r in item["requests"]) for item in results["hostdev_requests"]],
         "",
-        "## Reproduce",
-        "",
-        "```",
-        "sudo .venv/bin/python -m pip install -e '.[bench]'",
-        "sudo .venv/bin/python -m benchmarks            # full run, writes benchmarks/results/",
-        "sudo .venv/bin/python -m benchmarks --quick --out /tmp/hdb   # smoke run (CI)",
-        "```",
-        "",
+        *reproduce("move"),
     ]
     return "\n".join(out)
 
 
 def console(results: dict[str, Any]) -> str:
-    parts = [
-        "== whole sequence", text_table(*totals_table(results)), "",
-        "== per operation", text_table(*per_op_table(results)), "",
-    ]  # fmt: skip
+    sections = [("whole sequence", [text_table(*totals_table(results))]), ("per operation", [text_table(*per_op_table(results))])]
     if results["timing"]["comparisons"].get("hostdev_vs_floor"):
-        parts += ["== hostdev above the floor", text_table(*floor_table(results)), ""]
+        sections.append(("hostdev above the floor", [text_table(*floor_table(results))]))
     if results.get("kernel"):
-        parts += ["== kernel cost per request (floor)", text_table(*kernel_table(results), left=4), ""]
+        sections.append(("kernel cost per request (floor)", [text_table(*kernel_table(results), left=4)]))
     if results.get("allocations"):
-        parts += ["== allocations", text_table(*allocation_table(results)), ""]
-    parts += ["== headline", *[line.replace("**", "") for line in headline(results)]]
-    return "\n".join(parts)
+        sections.append(("allocations", [text_table(*allocation_table(results))]))
+    return console_text(sections, headline(results))
 
 
 def plot(results: dict[str, Any], path: Path) -> None:

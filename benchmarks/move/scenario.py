@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from benchmarks.harness.clock import AllocationClock, Allocation, WallClock
-from benchmarks.harness.interleave import Implementation, ImplementationFailed, Runs, run_interleaved
+from benchmarks.harness.interleave import Implementation, ImplementationFailed, Runs, log_progress, run_interleaved
 from benchmarks.harness.offcpu import OffCpuTracer, TraceUnavailable
 from benchmarks.harness.stats import paired_differences, paired_ratios, summarize
 from benchmarks.move.impl_floor import FloorImpl, record_hostdev
@@ -152,7 +152,7 @@ def run_move(cfg: MoveConfig, log: Callable[[str], None]) -> dict[str, Any]:
                 nic.check()
 
             log(f"timing: {cfg.rounds} rounds (+{cfg.warmup} warm-up) × {len(impls)} implementations")
-            runs = run_interleaved(impls, cfg.rounds, WallClock(), warmup=cfg.warmup, check=check, progress=_progress(log))
+            runs = run_interleaved(impls, cfg.rounds, WallClock(), warmup=cfg.warmup, check=check, progress=log_progress(log))
             results["timing"] = timing_results(runs)
 
             log(f"allocations: {cfg.alloc_rounds} rounds under tracemalloc")
@@ -193,15 +193,3 @@ def run_move(cfg: MoveConfig, log: Callable[[str], None]) -> dict[str, Any]:
             while opened:
                 opened.pop().close()
     return results
-
-
-def _progress(log: Callable[[str], None]) -> Callable[[int, int], None]:
-    step = [0]
-
-    def report(done: int, total: int) -> None:
-        percent = done * 100 // total
-        if percent >= step[0] + 25 or done == total:
-            step[0] = percent
-            log(f"  {done}/{total} rounds")
-
-    return report

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.cni.cpu_share import CpuMeter, describe
+from benchmarks.harness.cpu_share import CpuMeter, describe
 
 
 def test_our_own_cpu_time_is_not_counted_as_other_work() -> None:
