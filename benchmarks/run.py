@@ -83,6 +83,10 @@ def _plan_cni(args: argparse.Namespace) -> Planned:
         config.rounds = args.cni_rounds
     if args.version_rounds is not None:
         config.version_rounds = args.version_rounds
+    config.peers = dict(args.peer)
+    if len(config.peers) != len(args.peer):
+        raise UsageError("--peer: each NAME once")
+    config.peer_cni_path = args.peer_cni_path
     return Planned(partial(run_cni, config), report)
 
 
@@ -120,6 +124,16 @@ def _int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+def _peer(text: str) -> tuple[str, Path]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path or " " in name or name in ("amd-host-device", "host-device"):
+        raise argparse.ArgumentTypeError(f"want NAME=PATH with a NAME of its own (not amd-host-device/host-device, no spaces): {text!r}")
+    binary = Path(path).resolve()
+    if not (binary.is_file() and os.access(binary, os.X_OK)):
+        raise argparse.ArgumentTypeError(f"{path} is not an executable file")
+    return name, binary
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke run: a few rounds, no kernel tracing, never into benchmarks/results")
@@ -134,6 +148,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated parts to run (default: {','.join(PARTS)})")
     p.add_argument("--cni-rounds", type=int, help="measured ADD+DEL rounds of the CNI part (default 40; quick 2)")
     p.add_argument("--version-rounds", type=int, help="VERSION exec rounds (default 60; quick 3)")
+    p.add_argument("--peer", action="append", default=[], type=_peer, metavar="NAME=PATH",
+                   help="CNI part: also run the plugin binary PATH (e.g. AMD's Go amd-host-device), side by side; repeatable")
+    p.add_argument("--peer-cni-path", default="/usr/lib/cni", metavar="DIRS",
+                   help="CNI_PATH the peers get: where they find the plugins they exec, e.g. host-device and static (default %(default)s)")
     p.add_argument("--scale-sizes", type=_int_list, help="device counts N of the scale part (default 1,8,32,64; quick 1,8)")
     p.add_argument("--scale-parallel", type=_int_list, help="parallel plugin processes P (default 1,2,4,8; quick 1,8)")
     p.add_argument("--scale-reps", type=int, help="repetitions of scale configurations with N <= 8 (default 2; quick 1)")

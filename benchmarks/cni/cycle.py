@@ -71,11 +71,12 @@ class CycleImpl:
     pod: str
     strips_config: bool  # Go host-device: the device comes back down, bare, with an alias
     description: str = ""
+    cni_path: str | None = None  # the CNI_PATH it gets (default: the node's bin dir)
     left_behind: str | None = field(default=None)  # what the first DEL left, before re-addressing
 
     def jobs(self) -> tuple[Job, Job]:
         stdin = json.dumps(self.conf)
-        env = {command: self.node.env(command, pod=self.pod, container_id="hdb-cycle") for command in (ADD, DEL)}
+        env = {command: self.node.env(command, pod=self.pod, container_id="hdb-cycle", cni_path=self.cni_path) for command in (ADD, DEL)}
         return Job((str(self.plugin),), env[ADD], stdin), Job((str(self.plugin),), env[DEL], stdin)
 
     def run(self, clock: Clock) -> None:

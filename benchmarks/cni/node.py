@@ -75,12 +75,13 @@ class StandInDevice:
         return lines
 
     def readdress_lines(self) -> list[str]:
-        """What a device that came back bare (down, no addresses or routes, an alias left behind by
-        Go host-device) needs to be the stand-in again."""
+        """What a device that came back stripped (down, without some or all of its addresses and
+        routes, an alias left behind by Go host-device) needs to be the stand-in again. ``replace``:
+        a peer may have put back some of it already."""
         lines = [f'link set dev {self.name} alias ""']
-        lines += [f"addr add {a} dev {self.name}" for a in self.address_args()]
+        lines += [f"addr replace {a} dev {self.name}" for a in self.address_args()]
         lines.append(f"link set {self.name} up")
-        lines += [f"route add {r} dev {self.name}" for r in self.route_args()]
+        lines += [f"route replace {r} dev {self.name}" for r in self.route_args()]
         return lines
 
     def describe(self, mtu: int) -> str:
@@ -89,9 +90,13 @@ class StandInDevice:
 
 
 class BenchNode:
-    """``with BenchNode(devices=8, pods=9) as node: node.spawner.run(...); node.check(...)``"""
+    """``with BenchNode(devices=8, pods=9) as node: node.spawner.run(...); node.check(...)``
 
-    def __init__(self, devices: int, pods: int, *, mtu: int = 9000) -> None:
+    ``private_var_lib``: plugins see ``/var/lib`` as an overlay whose writes stay in the node's
+    temp directory (for peers that keep state at a fixed path there).
+    """
+
+    def __init__(self, devices: int, pods: int, *, mtu: int = 9000, private_var_lib: bool = False) -> None:
         if not 1 <= devices <= MAX_DEVICES:
             raise ValueError(f"devices must be 1..{MAX_DEVICES}")
         self.mtu = mtu
@@ -106,7 +111,7 @@ class BenchNode:
         self._opened: list[NetNS | Handle] = []
         self.baseline: dict[str, LinkSnapshot] = {}
         self.baseline_ip_view: dict[str, Any] = {}
-        self.spawner = Spawner(self.host_name, self.sysfs.root)
+        self.spawner = Spawner(self.host_name, self.sysfs.root, var_lib_upper=self.work / "var-lib" if private_var_lib else None)
         self.plugin = self.bin_dir / "amd-host-device"
 
     # --- lifecycle ---
@@ -162,10 +167,10 @@ class BenchNode:
             time.sleep(0.01)
 
     # --- configurations and jobs ---
-    def env(self, command: str, *, pod: str, container_id: str, ifname: str = "net1") -> dict[str, str]:
+    def env(self, command: str, *, pod: str, container_id: str, ifname: str = "net1", cni_path: str | None = None) -> dict[str, str]:
         return {
             "PATH": PLUGIN_PATH, "CNI_COMMAND": command, "CNI_CONTAINERID": container_id,
-            "CNI_NETNS": f"/run/netns/{pod}", "CNI_IFNAME": ifname, "CNI_PATH": str(self.bin_dir),
+            "CNI_NETNS": f"/run/netns/{pod}", "CNI_IFNAME": ifname, "CNI_PATH": cni_path or str(self.bin_dir),
         }  # fmt: skip
 
     def hostdev_conf(self, device: StandInDevice, selector: str, **extra: Any) -> dict[str, Any]:
@@ -177,6 +182,12 @@ class BenchNode:
     @staticmethod
     def go_conf(device: StandInDevice, selector: str) -> dict[str, Any]:
         return {"cniVersion": "1.0.0", "name": "hdb-net", "type": "host-device", **_selector(device, selector)}
+
+    @staticmethod
+    def peer_conf(device: StandInDevice, plugin: Path) -> dict[str, Any]:
+        """What Multus hands a host-device style plugin for a device-plugin allocated NIC: the PCI
+        address as ``deviceID`` (AMD's Go plugin requires it) and as ``pciBusID``."""
+        return {"cniVersion": "1.0.0", "name": "hdb-net", "type": plugin.name, "deviceID": device.bdf, **_selector(device, "pciBusID")}
 
     # --- fixture ---
     def readdress(self, devices: Sequence[StandInDevice]) -> None:

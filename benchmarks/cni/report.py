@@ -10,7 +10,7 @@ from benchmarks.cni.breakdown import EXIT, STARTUP
 from benchmarks.cni.cycle import ADD, CYCLE, DEL, EXEC
 from benchmarks.harness.report import console as console_text
 from benchmarks.harness.report import header, headline_section, mib, ms, ratio_cell, reproduce, spread
-from benchmarks.cni.scenario import BARE_PYTHON, GO, HOSTDEV, SELECTORS, cycle_name
+from benchmarks.cni.scenario import BARE_PYTHON, GO, HOSTDEV, cycle_name
 from benchmarks.harness.machine import machine_line
 from benchmarks.harness.tables import fmt_ratio, markdown_table, text_table
 
@@ -116,70 +116,100 @@ def own_table(results: dict[str, Any], command: str, origin: str, top: int = 14)
     return [f"{origin} module", "own import time", "cumulative"], rows
 
 
+# --- targets (issue 14: lean plugin process) ---
+CYCLE_TARGET, CYCLE_STRETCH = 0.7, 0.5  # amd-host-device ÷ a peer doing the same job, ADD+DEL
+IMPORT_TARGET_NS, IMPORT_TARGET_MODULES = 10e6, 30  # per command, -X importtime
+VERSION_TARGET = 1.15  # amd-host-device VERSION ÷ bare interpreter
+
+
+def _verdict(met: bool, stretch: bool = False) -> str:
+    return "met, stretch too" if stretch else ("met" if met else "NOT met")
+
+
+def targets_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    rows = []
+    ratios = results["cycle"]["ratios"]
+    ours = cycle_name(HOSTDEV, "pciBusID")
+    for peer in results.get("peers", {}):
+        r = ratios.get(f"{ours} ÷ {cycle_name(peer, 'pciBusID')}", {}).get(CYCLE)
+        if r:
+            rows.append([f"ADD+DEL ≤ {CYCLE_TARGET}× `{peer}` (stretch ≤ {CYCLE_STRETCH}×), paired per round", ratio_cell(r),
+                         _verdict(r["median"] <= CYCLE_TARGET, r["median"] <= CYCLE_STRETCH)])  # fmt: skip
+    for command, data in results.get("importtime", {}).get("commands", {}).items():
+        if command in (ADD, DEL):
+            took, count = data["total_us"]["plugin"] * 1e3, data["modules_imported"]
+            rows.append([f"{command}: imports ≤ {ms(IMPORT_TARGET_NS)} and ≤ {IMPORT_TARGET_MODULES} modules (`-X importtime`)",
+                         f"{ms(took)}, {count:.0f} modules", _verdict(took <= IMPORT_TARGET_NS and count <= IMPORT_TARGET_MODULES)])  # fmt: skip
+    version = results["version"]["ratios"].get(f"{HOSTDEV} ÷ {BARE_PYTHON}")
+    if version:
+        rows.append([f"VERSION ≤ {VERSION_TARGET}× bare `{BARE_PYTHON}`, paired per round", ratio_cell(version),
+                     _verdict(version["median"] <= VERSION_TARGET)])  # fmt: skip
+    return ["target", "measured (median [p10–p90])", "verdict"], rows
+
+
 # --- headline ---
 def _median(results: dict[str, Any], name: str, op: str) -> float:
     return float(results["cycle"]["summary"][name][op]["wall_ns"]["median"])
 
 
+def _plugin(name: str) -> str:
+    return "Go host-device" if name == GO else f"`{name}`"
+
+
+def _others(results: dict[str, Any]) -> list[str]:
+    """The plugins compared with: the peers given by path first, then Go host-device."""
+    return [*results.get("peers", {}), *([GO] if cycle_name(GO, "pciBusID") in results["cycle"]["summary"] else [])]
+
+
 def headline(results: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     ratios = results["cycle"]["ratios"]
-    for selector in SELECTORS:
-        ours, theirs = cycle_name(HOSTDEV, selector), cycle_name(GO, selector)
-        key = f"{ours} ÷ {theirs}"
-        if key not in ratios:
-            continue
-        r = ratios[key][CYCLE]
+    for key, r in ratios.items():
+        ours, theirs = key.split(" ÷ ")
+        plugin, selector = theirs.rsplit(" ", 1)
         lines.append(
-            f"**CNI ADD+DEL cycle, `{selector}` (target: no slower than Go host-device):** amd-host-device "
-            f"{ms(_median(results, ours, CYCLE))} vs Go host-device {ms(_median(results, theirs, CYCLE))} (medians); paired per "
-            f"round {ratio_cell(r)} ({'met' if r['median'] <= 1.0 else 'NOT met'}). ADD {ratio_cell(ratios[key][ADD])}, "
-            f"DEL {ratio_cell(ratios[key][DEL])}."
+            f"**CNI ADD+DEL cycle, `{selector}`, against {_plugin(plugin)}:** amd-host-device {ms(_median(results, ours, CYCLE))} vs "
+            f"{ms(_median(results, theirs, CYCLE))} (medians); paired per round {ratio_cell(r[CYCLE])}. ADD {ratio_cell(r[ADD])}, "
+            f"DEL {ratio_cell(r[DEL])}."
         )
-    gap = results["cycle"].get("differences_ns", {}).get(f"{cycle_name(HOSTDEV, 'pciBusID')} − {cycle_name(GO, 'pciBusID')}")
+    others = _others(results)
+    ours = cycle_name(HOSTDEV, "pciBusID")
+    gap = results["cycle"].get("differences_ns", {}).get(f"{ours} − {cycle_name(others[0], 'pciBusID')}") if others else None
     if gap and "phases" in results:
         add, dele = bucket_totals(results, ADD), bucket_totals(results, DEL)
         python = sum(t[b] for t in (add, dele) for b in ("interpreter start-up", "imports", "interpreter exit"))
+        moves = add["netns move (kernel)"] + dele["netns move (kernel)"]
         lines.append(
-            ("**The gap is Python start-up:**" if python >= 0.8 * gap[CYCLE]["median"] else "**Where the gap comes from:**")
-            + f" amd-host-device's ADD+DEL takes {ms(gap[CYCLE]['median'])} more than Go's (paired "
-            f"median, p10–p90 {spread(gap[CYCLE])}); interpreter start-up + imports + interpreter exit of its ADD and DEL add up to "
-            f"{ms(python)} (phase probe: start-up {ms(add['interpreter start-up'] + dele['interpreter start-up'])}, imports "
-            f"{ms(add['imports'] + dele['imports'])}, exit {ms(add['interpreter exit'] + dele['interpreter exit'])}); everything "
-            f"else it does (config, state store and lock, netlink, restoring addresses and routes twice, result) takes "
-            f"{ms(sum(add.values()) + sum(dele.values()) - python - add['netns move (kernel)'] - dele['netns move (kernel)'])} "
-            f"besides the two netns moves ({ms(add['netns move (kernel)'] + dele['netns move (kernel)'])}, the kernel's)."
+            f"**Where amd-host-device's time goes, against {_plugin(others[0])}:** its ADD+DEL takes {ms(gap[CYCLE]['median'])} "
+            f"{'more' if gap[CYCLE]['median'] >= 0 else 'less'} (paired median, p10–p90 {spread(gap[CYCLE])}); interpreter "
+            f"start-up + imports + interpreter exit of its ADD and DEL add up to {ms(python)} (phase probe: start-up "
+            f"{ms(add['interpreter start-up'] + dele['interpreter start-up'])}, imports {ms(add['imports'] + dele['imports'])}, "
+            f"exit {ms(add['interpreter exit'] + dele['interpreter exit'])}); everything else it does (config, state store and "
+            f"lock, netlink, restoring addresses and routes twice, result) takes {ms(sum(add.values()) + sum(dele.values()) - python - moves)} "
+            f"besides the two netns moves ({ms(moves)}, the kernel's)."
         )
         bare = results["version"]["summary"].get(BARE_PYTHON)
-        go_cycle = results["cycle"]["summary"].get(cycle_name(GO, "pciBusID"))
-        if bare and go_cycle:
-            floor = 2 * bare["wall_ns"]["median"] + add["netns move (kernel)"] + dele["netns move (kernel)"]
+        if bare:
+            floor = 2 * bare["wall_ns"]["median"] + moves
+            against = [f"{fmt_ratio(floor / _median(results, cycle_name(o, 'pciBusID'), CYCLE))} {_plugin(o)}'s cycle" for o in others]
             lines.append(
                 f"**Floor for any Python plugin here:** two bare `{BARE_PYTHON}` execs ({ms(2 * bare['wall_ns']['median'])}) plus "
-                f"the two moves ({ms(add['netns move (kernel)'] + dele['netns move (kernel)'])}) = {ms(floor)} per cycle, "
-                f"{fmt_ratio(floor / go_cycle[CYCLE]['wall_ns']['median'])} Go host-device's whole cycle "
-                f"({ms(go_cycle[CYCLE]['wall_ns']['median'])})"
-                + (": even with zero imports and an instant exit a CPython plugin would be slower than Go on this machine; "
-                   "the imports and the exit are what can shrink." if floor > go_cycle[CYCLE]["wall_ns"]["median"] else
-                   ": below Go's cycle, so the imports and the exit stand between amd-host-device and the target.")
+                f"the two moves ({ms(moves)}) = {ms(floor)} per cycle: {', '.join(against)}."
             )
-    if results.get("go_left_behind"):
+    if results.get("left_behind"):
         lines.append(
             "**Not the same work:** Go host-device's DEL gives the NIC back down, without its addresses and routes, with its "
-            "host name left as alias (and its ADD renames it to CNI_IFNAME and moves no addresses); the stand-in was "
-            "re-addressed outside the clock after every Go run. amd-host-device's times include keeping the name and "
-            "restoring every address, the MTU, the up state and the routes, in the pod and again on the host, plus its "
-            "state record and device lock."
+            "host name left as alias (and its ADD renames it to CNI_IFNAME and moves no addresses); peers give back what the "
+            "table below lists; the stand-in was re-addressed outside the clock after each of their runs. amd-host-device's "
+            "times include keeping the name and restoring every address, the MTU, the up state and the routes, in the pod and "
+            "again on the host, plus its state record (fsynced before the move) and device lock."
         )
     version = results["version"]
     vs = version["summary"]
     if HOSTDEV in vs:
         parts = [f"amd-host-device {ms(vs[HOSTDEV]['wall_ns']['median'])}"]
-        if BARE_PYTHON in vs:
-            parts.append(f"bare `{BARE_PYTHON}` {ms(vs[BARE_PYTHON]['wall_ns']['median'])} "
-                         f"(amd-host-device ÷ bare: {ratio_cell(version['ratios'].get(f'{HOSTDEV} ÷ {BARE_PYTHON}'))})")  # fmt: skip
-        if GO in vs:
-            parts.append(f"Go host-device {ms(vs[GO]['wall_ns']['median'])} (amd-host-device ÷ Go: {ratio_cell(version['ratios'].get(f'{HOSTDEV} ÷ {GO}'))})")
+        parts += [f"{'bare `' + name + '`' if name == BARE_PYTHON else _plugin(name)} {ms(vs[name]['wall_ns']['median'])} "
+                  f"(amd-host-device ÷ it: {ratio_cell(version['ratios'].get(f'{HOSTDEV} ÷ {name}'))})" for name in vs if name != HOSTDEV]  # fmt: skip
         lines.append("**VERSION exec:** " + "; ".join(parts) + ".")
     rss = results.get("rss", {}).get("peak_rss_kb")
     if rss:
@@ -187,11 +217,11 @@ def headline(results: dict[str, Any]) -> list[str]:
             value = rss.get(name, {}).get(command)
             return mib(value["median"]) if value else "–"
 
-        ours, theirs = cycle_name(HOSTDEV, "pciBusID"), cycle_name(GO, "pciBusID")
+        theirs = "; ".join(f"{_plugin(o)} ADD {peak(cycle_name(o, 'pciBusID'), ADD)}, DEL {peak(cycle_name(o, 'pciBusID'), DEL)}, "
+                           f"VERSION {peak(o, EXEC)}" for o in others)  # fmt: skip
         lines.append(
             f"**Peak RSS of one exec** (GNU time, medians): amd-host-device ADD {peak(ours, ADD)}, DEL {peak(ours, DEL)}, "
-            f"VERSION {peak(HOSTDEV, EXEC)}; bare interpreter {peak(BARE_PYTHON, EXEC)}; Go host-device ADD {peak(theirs, ADD)}, "
-            f"DEL {peak(theirs, DEL)}, VERSION {peak(GO, EXEC)}."
+            f"VERSION {peak(HOSTDEV, EXEC)}; bare interpreter {peak(BARE_PYTHON, EXEC)}" + (f"; {theirs}." if theirs else ".")
         )
     if "phases" in results:
         for command in (ADD, DEL):
@@ -219,8 +249,10 @@ def headline(results: dict[str, Any]) -> list[str]:
 def markdown(results: dict[str, Any], command: str) -> str:
     cfg = results["config"]
     out = [
-        *header("amd-host-device as a CNI binary: end to end, against Go host-device", results, command,
+        *header("amd-host-device as a CNI binary: end to end, against Go plugins", results, command,
                 machine_extra=[["Go host-device", "/usr/lib/cni/host-device (Debian containernetworking-plugins)"],
+                               *([f"peer `{name}`", f"`{p['path']}` ({p['bytes']} bytes, sha256 {p['sha256'][:16]}…), CNI_PATH "
+                                  f"`{p['cni_path']}`"] for name, p in results.get("peers", {}).items()),
                                ["launcher", f"`{results.get('launcher', '?')}`"]]),  # fmt: skip
         "## What is measured",
         "",
@@ -237,8 +269,12 @@ def markdown(results: dict[str, Any], command: str) -> str:
         "",
         f"Method: {results['cycle']['rounds']} measured rounds after {cfg['warmup']} warm-up round(s); each round runs ADD then "
         "DEL of every implementation once, round-robin, the first implementation rotating per round. After every run "
-        "(outside the clock) what Go host-device stripped is put back with one `ip -batch` and the stand-in is compared "
+        "(outside the clock) what a Go plugin stripped is put back with one `ip -batch` and the stand-in is compared "
         "with its baseline snapshot; at the end `ip -j -d`'s own view must equal the view before the first run.",
+        "",
+        "## Targets",
+        "",
+        markdown_table(*targets_table(results), left=1),
         "",
         *headline_section(headline(results)),
         "## ADD + DEL cycle",
@@ -248,9 +284,9 @@ def markdown(results: dict[str, Any], command: str) -> str:
         markdown_table(*ratio_table(results)),
         "",
     ]
-    if results.get("go_left_behind"):
-        out += ["What Go host-device's DEL left on the host before re-addressing (first run, hostdev snapshot diff):", ""]
-        out += [f"- `{name}`: {text}" for name, text in results["go_left_behind"].items()]
+    if results.get("left_behind"):
+        out += ["What the Go plugins' DEL left on the host before re-addressing (first run, hostdev snapshot diff):", ""]
+        out += [f"- `{name}`: {text}" for name, text in results["left_behind"].items()]
         out.append("")
     out += [
         "![CNI cycle per implementation](cni-latency.png)",
@@ -313,7 +349,7 @@ def markdown(results: dict[str, Any], command: str) -> str:
 
 
 def console(results: dict[str, Any]) -> str:
-    sections = [("CNI ADD+DEL cycle", [text_table(*cycle_table(results)), text_table(*ratio_table(results))]),
+    sections = [("targets", [text_table(*targets_table(results))]), ("CNI ADD+DEL cycle", [text_table(*cycle_table(results)), text_table(*ratio_table(results))]),
                 ("VERSION exec", [text_table(*version_table(results))])]  # fmt: skip
     if "phases" in results:
         sections.append(("where the time goes", [text_table(*bucket_table(results))]))

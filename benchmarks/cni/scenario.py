@@ -1,18 +1,22 @@
-"""The CNI scenario: the installed binary, end to end, against Debian's Go host-device.
+"""The CNI scenario: the installed binary, end to end, against Debian's Go host-device and any
+peer plugins given by path (``--peer NAME=PATH``, e.g. AMD's Go plugin built from its source).
 
 Passes, all on one node (one stand-in NIC, one pod), every exec through the spawner:
 
-1. cycle: ADD then DEL of the stand-in, round-robin over amd-host-device and Go host-device, each
-   with a ``pciBusID`` and a ``device`` (name) configuration; after every run (outside the clock)
-   what Go host-device stripped is put back and the stand-in is checked against its baseline;
-2. VERSION: one exec each of amd-host-device VERSION, a bare ``<real python> -I -S -c pass`` and
-   Go host-device VERSION, round-robin;
+1. cycle: ADD then DEL of the stand-in, round-robin over amd-host-device, Go host-device (each
+   with a ``pciBusID`` and a ``device`` (name) configuration) and the peers (``pciBusID`` and
+   ``deviceID``, as Multus passes a device-plugin allocation; their CNI_PATH holds the helper
+   plugins they exec); after every run (outside the clock) what a Go plugin stripped is put back
+   and the stand-in is checked against its baseline;
+2. VERSION: one exec each of amd-host-device VERSION, a bare ``<real python> -I -S -c pass``, Go
+   host-device VERSION and every peer's VERSION, round-robin;
 3. breakdown: ``-X importtime`` of VERSION/ADD/DEL, and per-phase timers of ADD/DEL.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from benchmarks.cni.breakdown import VERSION_STDIN, run_importtime, run_phases
@@ -43,6 +47,8 @@ class CniConfig:
     phase_runs: int = 15
     rss_runs: int = 5
     go: bool = True  # compare with /usr/lib/cni/host-device (skipped when it is not installed)
+    peers: dict[str, Path] = field(default_factory=dict)  # name -> plugin binary
+    peer_cni_path: str = "/usr/lib/cni"  # where the peers find the plugins they exec (host-device, static)
 
 
 def _exec_stats(execs: Sequence[Exec]) -> dict[str, Any]:
@@ -50,6 +56,16 @@ def _exec_stats(execs: Sequence[Exec]) -> dict[str, Any]:
         "wall_ns": summarize([float(e.wall_ns) for e in execs]).to_dict(),
         "cpu_ns": summarize([float(e.cpu_ns) for e in execs]).to_dict(),
     }
+
+
+def comparisons(names: Sequence[str]) -> list[tuple[str, str]]:
+    """(amd-host-device cycle, other plugin's cycle) for every other plugin run with the same selector."""
+    pairs = []
+    for selector in SELECTORS:
+        ours = cycle_name(HOSTDEV, selector)
+        if ours in names:
+            pairs += [(ours, name) for name in names if name != ours and name.endswith(f" {selector}")]
+    return pairs
 
 
 def cycle_results(runs: Runs[Exec]) -> dict[str, Any]:
@@ -66,13 +82,11 @@ def cycle_results(runs: Runs[Exec]) -> dict[str, Any]:
         walls[name] = {ADD: [float(a.wall_ns) for a in adds], DEL: [float(d.wall_ns) for d in dels], CYCLE: cycles}
     ratios: dict[str, Any] = {}
     differences: dict[str, Any] = {}
-    for selector in SELECTORS:
-        ours, theirs = cycle_name(HOSTDEV, selector), cycle_name(GO, selector)
-        if ours in walls and theirs in walls:
-            ratios[f"{ours} ÷ {theirs}"] = {op: paired_ratios(walls[ours][op], walls[theirs][op]).to_dict() for op in (ADD, DEL, CYCLE)}
-            differences[f"{ours} − {theirs}"] = {
-                op: paired_differences(walls[ours][op], walls[theirs][op]).to_dict() for op in (ADD, DEL, CYCLE)
-            }
+    for ours, theirs in comparisons(list(walls)):
+        ratios[f"{ours} ÷ {theirs}"] = {op: paired_ratios(walls[ours][op], walls[theirs][op]).to_dict() for op in (ADD, DEL, CYCLE)}
+        differences[f"{ours} − {theirs}"] = {
+            op: paired_differences(walls[ours][op], walls[theirs][op]).to_dict() for op in (ADD, DEL, CYCLE)
+        }
     return {
         "rounds": len(next(iter(runs.rounds.values()), [])),
         "summary": summary,
@@ -87,8 +101,8 @@ def version_results(runs: Runs[Exec]) -> dict[str, Any]:
     walls = {name: [float(e.wall_ns) for e in runs.series(name, EXEC)] for name in runs.rounds}
     summary = {name: _exec_stats(runs.series(name, EXEC)) for name in runs.rounds}
     ratios: dict[str, Any] = {}
-    for base in (BARE_PYTHON, GO):
-        if HOSTDEV in walls and base in walls:
+    for base in walls:
+        if HOSTDEV in walls and base != HOSTDEV:
             ratios[f"{HOSTDEV} ÷ {base}"] = paired_ratios(walls[HOSTDEV], walls[base]).to_dict()
     diffs: dict[str, Any] = {}
     if HOSTDEV in walls and BARE_PYTHON in walls:
@@ -96,7 +110,7 @@ def version_results(runs: Runs[Exec]) -> dict[str, Any]:
     return {"rounds": len(next(iter(walls.values()), [])), "summary": summary, "ratios": ratios, "differences_ns": diffs}
 
 
-def _cycle_impls(node: BenchNode, go: bool) -> list[CycleImpl]:
+def _cycle_impls(node: BenchNode, go: bool, cfg: CniConfig) -> list[CycleImpl]:
     device, pod = node.devices[0], node.pod_names[0]
     impls = []
     for selector in SELECTORS:
@@ -111,10 +125,16 @@ def _cycle_impls(node: BenchNode, go: bool) -> list[CycleImpl]:
                 strips_config=True, description=f"{GO_HOST_DEVICE} (Go), {{\"{selector}\": …}}; renames to CNI_IFNAME, moves "
                 "no addresses or routes; after DEL the stand-in is re-addressed outside the clock",
             ))  # fmt: skip
+    for name, path in cfg.peers.items():
+        impls.append(CycleImpl(
+            cycle_name(name, "pciBusID"), node, path, node.peer_conf(device, path), device, pod, strips_config=True,
+            cni_path=cfg.peer_cni_path, description=f"`{path}`, {{\"pciBusID\": …, \"deviceID\": …}}, CNI_PATH={cfg.peer_cni_path}; "
+            "what it does not give back is re-addressed outside the clock after DEL",
+        ))  # fmt: skip
     return impls
 
 
-def _version_impls(node: BenchNode, go: bool) -> list[ExecImpl]:
+def _version_impls(node: BenchNode, go: bool, peers: dict[str, Path], cni_path: str) -> list[ExecImpl]:
     launcher = Launcher.read(node.plugin)
     version_env = {"PATH": PLUGIN_PATH, "CNI_COMMAND": "VERSION"}
     impls = [
@@ -124,22 +144,40 @@ def _version_impls(node: BenchNode, go: bool) -> list[ExecImpl]:
     ]  # fmt: skip
     if go:
         impls.append(ExecImpl(GO, node, Job((str(GO_HOST_DEVICE),), version_env, VERSION_STDIN), f"{GO_HOST_DEVICE} VERSION"))
+    peer_env = version_env | {"CNI_PATH": cni_path}
+    impls += [ExecImpl(name, node, Job((str(path),), peer_env, VERSION_STDIN), f"{path} VERSION") for name, path in peers.items()]
     return impls
+
+
+def peer_facts(cfg: CniConfig) -> dict[str, Any]:
+    """What each peer binary is (size, SHA-256) and which helpers its CNI_PATH offers, so a report
+    says what it was compared with."""
+    import hashlib
+
+    facts: dict[str, Any] = {}
+    for name, path in cfg.peers.items():
+        data = path.read_bytes()
+        facts[name] = {
+            "path": str(path), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "cni_path": cfg.peer_cni_path,
+            "cni_path_plugins": sorted(p.name for d in cfg.peer_cni_path.split(":") if Path(d).is_dir() for p in Path(d).iterdir()),
+        }  # fmt: skip
+    return facts
 
 
 def run_cni(cfg: CniConfig, log: Callable[[str], None]) -> dict[str, Any]:
     go = cfg.go and GO_HOST_DEVICE.exists()
-    results: dict[str, Any] = {"scenario": "cni", "failure": None, "config": dict(cfg.__dict__, go=go)}
+    config = dict(cfg.__dict__, go=go, peers={name: str(path) for name, path in cfg.peers.items()})
+    results: dict[str, Any] = {"scenario": "cni", "failure": None, "config": config, "peers": peer_facts(cfg)}
     if cfg.go and not go:
         results["go_missing"] = f"{GO_HOST_DEVICE} not installed (package containernetworking-plugins): Go comparison skipped"
-    with BenchNode(devices=1, pods=1) as node:
+    with BenchNode(devices=1, pods=1, private_var_lib=bool(cfg.peers)) as node:
         results["standin"] = node.describe()
         results["state_fs"] = node.state_filesystem()
         results["namespaces"] = {"host": node.host_name, "pods": node.pod_names}
         results["launcher"] = node.plugin.read_text().splitlines()[0]
         device, pod = node.devices[0], node.pod_names[0]
         try:
-            impls = _cycle_impls(node, go)
+            impls = _cycle_impls(node, go, cfg)
             results["implementations"] = {impl.name: impl.description for impl in impls}
 
             def check(impl: Implementation) -> None:
@@ -149,9 +187,9 @@ def run_cni(cfg: CniConfig, log: Callable[[str], None]) -> dict[str, Any]:
             log(f"cycle: {cfg.rounds} rounds (+{cfg.warmup} warm-up) × {len(impls)} implementations")
             runs = run_interleaved(impls, cfg.rounds, ExecClock(), warmup=cfg.warmup, check=check, progress=log_progress(log))
             results["cycle"] = cycle_results(runs)
-            results["go_left_behind"] = {impl.name: impl.left_behind for impl in impls if impl.strips_config}
+            results["left_behind"] = {impl.name: impl.left_behind for impl in impls if impl.strips_config}
 
-            versions = _version_impls(node, go)
+            versions = _version_impls(node, go, cfg.peers, cfg.peer_cni_path)
             results["version_implementations"] = {impl.name: impl.description for impl in versions}
             log(f"VERSION: {cfg.version_rounds} rounds × {len(versions)}")
             results["version"] = version_results(run_interleaved(versions, cfg.version_rounds, ExecClock(), warmup=2))

@@ -161,19 +161,30 @@ def serve() -> None:
 
 
 class Spawner:
-    """``with Spawner(host_netns_name, sysfs_root) as sp: sp.run([job, ...], parallel=P)``"""
+    """``with Spawner(host_netns_name, sysfs_root) as sp: sp.run([job, ...], parallel=P)``
 
-    def __init__(self, netns: str, sysfs_root: Path) -> None:
+    With ``var_lib_upper``, ``/var/lib`` is an overlay in the spawner's mount namespace whose
+    writes land in that directory: plugins that keep state at a fixed path there (AMD's Go plugin
+    writes ``/var/lib/cni/amd-host-device``) leave nothing on the machine.
+    """
+
+    def __init__(self, netns: str, sysfs_root: Path, *, var_lib_upper: Path | None = None) -> None:
         self.netns = netns
         self.sysfs_root = sysfs_root
+        self.var_lib_upper = var_lib_upper
         self._proc: subprocess.Popen[str] | None = None
         self.pid = 0
         self.netns_inode = 0
 
     def __enter__(self) -> Spawner:
-        script = 'mount --bind "$1" /sys && exec "$2" -m benchmarks.cni.spawner'
+        script = 'mount --bind "$1" /sys && '
+        if self.var_lib_upper is not None:
+            script += ('mkdir -p "$3/upper" "$3/work" && '
+                       'mount -t overlay hdb-var-lib -o "lowerdir=/var/lib,upperdir=$3/upper,workdir=$3/work" /var/lib && ')  # fmt: skip
+        script += 'exec "$2" -m benchmarks.cni.spawner'
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.netns, "sh", "-c", script, "sh", str(self.sysfs_root), sys.executable],
+            ["ip", "netns", "exec", self.netns, "sh", "-c", script, "sh", str(self.sysfs_root), sys.executable,
+             str(self.var_lib_upper or "")],  # fmt: skip
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
             env={"PATH": PLUGIN_PATH, "PYTHONPATH": str(REPO)},
         )  # fmt: skip

@@ -157,6 +157,44 @@ def test_quick_cni_and_scale_parts_pass_and_leave_nothing_behind(tmp_path: Path)
     assert not leftovers & {cni["namespaces"]["host"], *cni["namespaces"]["pods"]}
 
 
+PEER_WRAPPER = """#!/bin/sh
+# A stand-in for a Go plugin chain: keeps state at a fixed path under /var/lib (as AMD's plugin
+# does) and execs the plugin it wraps from its CNI_PATH.
+mkdir -p /var/lib/cni/{state} && echo "$CNI_COMMAND $CNI_PATH" >> /var/lib/cni/{state}/calls
+exec "${{CNI_PATH%%:*}}/host-device"
+"""
+
+
+@needs_go
+def test_a_peer_runs_side_by_side_with_its_cni_path_and_leaves_nothing_in_var_lib(tmp_path: Path) -> None:
+    state = f"hdb-peer-test-{os.getpid()}"
+    peer = tmp_path / "wrapped"
+    peer.write_text(PEER_WRAPPER.format(state=state))
+    peer.chmod(0o755)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--parts", "cni", "--out", str(out), "--peer", f"chain={peer}",
+         "--peer-cni-path", str(GO_HOST_DEVICE.parent)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    cni = json.loads((out / "cni.json").read_text())
+    assert cni["failure"] is None and cni["checks"]["passed"] is True
+    assert cni["peers"]["chain"]["path"] == str(peer) and "host-device" in cni["peers"]["chain"]["cni_path_plugins"]
+    assert set(cni["cycle"]["ratios"]) >= {"amd-host-device pciBusID ÷ chain pciBusID", "amd-host-device pciBusID ÷ host-device pciBusID"}
+    assert "amd-host-device ÷ chain" in cni["version"]["ratios"]
+    assert "routes: 2 items -> 0 items" in cni["left_behind"]["chain pciBusID"]  # re-addressed, then checked
+    assert "ADD+DEL ≤ 0.7× `chain`" in (out / "cni.md").read_text()
+    assert not Path(f"/var/lib/cni/{state}").exists()  # its writes stayed in the node's overlay
+
+
+def test_peer_arguments_are_checked_before_anything_runs(tmp_path: Path) -> None:
+    for bad in ("noequals", f"amd-host-device={sys.executable}", f"x={tmp_path}"):
+        done = subprocess.run([sys.executable, "-m", "benchmarks", "--parts", "cni", "--peer", bad, "--out", str(tmp_path)],
+                              cwd=REPO, capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 2 and "--peer" in done.stderr, bad
+
+
 def test_ctrl_c_removes_every_namespace_and_the_node_directory(tmp_path: Path) -> None:
     before = _netns_names()
     nodes_before = set(Path("/tmp").glob("hdb-node-*"))
