@@ -24,7 +24,9 @@ MAX_PATH_LEN = 4095
 """PATH_MAX less the terminating NUL."""
 
 
-def _spec_identifier_problem(text: str, what: str, max_len: int) -> str | None:
+def _spec_identifier_problem(
+    text: str, what: str, max_len: int, tail: frozenset[str] = _ID_TAIL, shown: str = "'_', '.' and '-'"
+) -> str | None:
     # SPEC.md's charset for container IDs and network names: an ASCII alphanumeric first,
     # then alphanumerics, '_', '.' or '-'. No '/' can appear, so either is safe in a path.
     if not text:
@@ -34,8 +36,8 @@ def _spec_identifier_problem(text: str, what: str, max_len: int) -> str | None:
     if text[0] not in _ALNUM:
         return f"{what} must start with an ASCII letter or digit"
     for char in text:
-        if char not in _ID_TAIL:
-            return f"{what} may contain only ASCII letters, digits, '_', '.' and '-'"
+        if char not in tail:
+            return f"{what} may contain only ASCII letters, digits, {shown}"
     return None
 
 
@@ -68,6 +70,25 @@ def interface_name_problem(text: str) -> str | None:
         if char in "/:%":
             return f"interface name must not contain {char!r}"
     return None
+
+
+MAX_PLUGIN_NAME_LEN = 255
+"""NAME_MAX: a plugin is one file in a ``CNI_PATH`` directory."""
+
+_PLUGIN_NAME_TAIL = _ALNUM | frozenset("_.+-")
+
+
+def plugin_name_problem(text: str, what: str) -> str | None:
+    """Why ``text`` cannot name a plugin binary in a ``CNI_PATH`` directory, or ``None``.
+
+    A plain file name only: an ASCII letter or digit first (so never ``.``, ``..`` or a hidden
+    file), then letters, digits, ``_``, ``.``, ``+`` or ``-`` — no ``/`` or ``\\``, no
+    whitespace, no control characters. Every IPAM plugin in use (host-local, static, dhcp,
+    whereabouts, calico-ipam, ...) fits; a name that climbs out of ``CNI_PATH`` cannot.
+    """
+    return _spec_identifier_problem(
+        text, what, MAX_PLUGIN_NAME_LEN, _PLUGIN_NAME_TAIL, "'_', '.', '+' and '-' (a plain file name in CNI_PATH)"
+    )
 
 
 def path_problem(text: str, what: str) -> str | None:

@@ -138,8 +138,21 @@ def _dns_json(dns: DNS) -> dict[str, object]:
 # --- reading -----------------------------------------------------------------------------
 
 
-def _bad(where: str, reason: str) -> CniError:
-    return CniError(INVALID_CONFIG, f"invalid prevResult: {where}", reason)
+class MalformedResult(ValueError):
+    """A result document that does not have the shape its version defines: where, and why.
+
+    The reader raises this; each caller turns it into the error code that fits where the
+    document came from (a ``prevResult`` in our configuration: 7; a delegated plugin's output: 6).
+    """
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+
+def _bad(where: str, reason: str) -> MalformedResult:
+    return MalformedResult(where, reason)
 
 
 def _object(value: object, where: str) -> Mapping[str, object]:
@@ -230,10 +243,15 @@ def _read_interface(value: object, where: str) -> Interface:
 
 
 def _read_ip(value: object, where: str) -> IPConfig:
-    # "version" (0.3.x/0.4.0) is not read: the address says which family it is.
+    # "version" (0.3.x/0.4.0) is redundant (the address says which family it is), but when it
+    # is there it must agree: a "4" on an IPv6 address means the writer confused something.
     obj = _object(value, where)
+    address = _cidr(obj, "address", where)
+    claimed = obj.get("version")
+    if claimed is not None and claimed != "" and claimed != str(family_of(address)):
+        raise _bad(f"{where}.version", f"{claimed!r:.20} does not match the address {address}")
     return IPConfig(
-        address=_cidr(obj, "address", where),
+        address=address,
         gateway=_opt_ip(obj, "gateway", where),
         interface=_opt_uint(obj, "interface", where),
     )
@@ -272,13 +290,39 @@ def _read_legacy(obj: Mapping[str, object]) -> tuple[list[IPConfig], list[Route]
     return ips, routes
 
 
+def read_result(root: Mapping[str, object], *, legacy: bool) -> Result:
+    """The model of a result object in the 0.1/0.2 shape (``legacy``) or the 0.3+ shape.
+
+    Values are validated (addresses must be CIDR or IP text, indexes non-negative integers);
+    ``null`` counts as absent; keys of the other shape and unknown keys are ignored, as Go's
+    decoder in libcni ignores them. Raises :class:`MalformedResult`.
+    """
+    if legacy:
+        interfaces: list[Interface] = []
+        ips, routes = _read_legacy(root)
+    else:
+        interfaces = [_read_interface(v, f"interfaces[{i}]") for i, v in _items(root, "interfaces")]
+        ips = [_read_ip(v, f"ips[{i}]") for i, v in _items(root, "ips")]
+        routes = [_read_route(v, f"routes[{i}]") for i, v in _items(root, "routes")]
+    return Result(
+        interfaces=tuple(interfaces),
+        ips=tuple(ips),
+        routes=tuple(routes),
+        dns=_read_dns(root.get("dns")),
+    )
+
+
+def is_legacy_version(version: str) -> bool:
+    """True for the versions whose results have the ``ip4``/``ip6`` shape (0.1.0, 0.2.0)."""
+    return version in _LEGACY
+
+
 def parse_prev_result(version: str, obj: object) -> Result:
     """Read a ``prevResult`` object of any version's shape; malformed content is code 7.
 
     The shape is taken from the keys present: ``interfaces``/``ips``/``routes`` mean the 0.3+
     shape, ``ip4``/``ip6`` the 0.1/0.2 shape. Only when both kinds are present does the
-    configuration's ``version`` decide which is read. Values are validated (addresses must be
-    CIDR or IP text, indexes non-negative integers); ``null`` counts as absent.
+    configuration's ``version`` decide which is read.
     """
     if not isinstance(obj, dict):
         raise CniError(
@@ -289,16 +333,7 @@ def parse_prev_result(version: str, obj: object) -> Result:
     legacy = any(root.get(key) is not None for key in ("ip4", "ip6"))
     if modern and legacy:
         modern = version not in _LEGACY
-    if modern:
-        interfaces = [_read_interface(v, f"interfaces[{i}]") for i, v in _items(root, "interfaces")]
-        ips = [_read_ip(v, f"ips[{i}]") for i, v in _items(root, "ips")]
-        routes = [_read_route(v, f"routes[{i}]") for i, v in _items(root, "routes")]
-    else:
-        interfaces = []
-        ips, routes = _read_legacy(root)
-    return Result(
-        interfaces=tuple(interfaces),
-        ips=tuple(ips),
-        routes=tuple(routes),
-        dns=_read_dns(root.get("dns")),
-    )
+    try:
+        return read_result(root, legacy=not modern)
+    except MalformedResult as exc:
+        raise CniError(INVALID_CONFIG, f"invalid prevResult: {exc.where}", exc.reason) from None
