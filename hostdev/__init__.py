@@ -26,11 +26,18 @@ _EXPORTS = {
     "Link": "hostdev._netlink.rtnl_link",
     "Address": "hostdev._netlink.rtnl_addr",
     "Route": "hostdev._netlink.rtnl_route",
+    "Neighbour": "hostdev._netlink.rtnl_neigh",
+    "NeighParms": "hostdev._netlink.rtnl_neigh",
+    "InterfaceConf": "hostdev.ifstate",
+    "RefusedSetting": "hostdev.sysctl",
+    "interface_sysctls": "hostdev.sysctl",
+    "set_interface_sysctls": "hostdev.sysctl",
     "LinkSnapshot": "hostdev.snapshot",
     "ApplyReport": "hostdev.snapshot",
     "take_snapshot": "hostdev.snapshot",
     "move_link": "hostdev.snapshot",
     "apply_snapshot": "hostdev.snapshot",
+    "apply_interface_conf": "hostdev.snapshot",
     "RdmaHandle": "hostdev.rdma",
     "rdma_available": "hostdev.rdma",
     "move_device_back": "hostdev.rdma",
@@ -49,6 +56,8 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # explicit re-exports ("import X as X") so mypy --strict users see them
     from hostdev._netlink.rtnl_addr import Address as Address
     from hostdev._netlink.rtnl_link import Link as Link
+    from hostdev._netlink.rtnl_neigh import NeighParms as NeighParms
+    from hostdev._netlink.rtnl_neigh import Neighbour as Neighbour
     from hostdev._netlink.rtnl_route import Route as Route
     from hostdev.errors import DecodeError as DecodeError
     from hostdev.errors import HostdevError as HostdevError
@@ -56,6 +65,7 @@ if TYPE_CHECKING:  # explicit re-exports ("import X as X") so mypy --strict user
     from hostdev.errors import NetlinkError as NetlinkError
     from hostdev.errors import NetnsError as NetnsError
     from hostdev.handle import Handle as Handle
+    from hostdev.ifstate import InterfaceConf as InterfaceConf
     from hostdev.netns import NetNS as NetNS
     from hostdev.netns import entered as entered
     from hostdev.netns import new_netns as new_netns
@@ -68,9 +78,13 @@ if TYPE_CHECKING:  # explicit re-exports ("import X as X") so mypy --strict user
     from hostdev.rdma_errors import RdmaUnavailable as RdmaUnavailable
     from hostdev.snapshot import ApplyReport as ApplyReport
     from hostdev.snapshot import LinkSnapshot as LinkSnapshot
+    from hostdev.snapshot import apply_interface_conf as apply_interface_conf
     from hostdev.snapshot import apply_snapshot as apply_snapshot
     from hostdev.snapshot import move_link as move_link
     from hostdev.snapshot import take_snapshot as take_snapshot
+    from hostdev.sysctl import RefusedSetting as RefusedSetting
+    from hostdev.sysctl import interface_sysctls as interface_sysctls
+    from hostdev.sysctl import set_interface_sysctls as set_interface_sysctls
 
 
 def __getattr__(name: str) -> object:

@@ -10,7 +10,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI bi
 if TYPE_CHECKING:
     from typing import Iterable
 
-from hostdev._netlink import rtnl_addr, rtnl_link, rtnl_route
+from hostdev._netlink import rtnl_addr, rtnl_link, rtnl_neigh, rtnl_route
 from hostdev._netlink.rtnl_tables import (
     AF_INET,
     AF_INET6,
@@ -19,19 +19,29 @@ from hostdev._netlink.rtnl_tables import (
     IFADDRMSG,
     IFINFOMSG,
     IFLA,
+    NDA,
+    NDMSG,
+    NDTA,
+    NDTMSG,
     RTA,
     RTM_DELADDR,
+    RTM_DELNEIGH,
     RTM_DELROUTE,
     RTM_GETADDR,
     RTM_GETLINK,
+    RTM_GETNEIGH,
+    RTM_GETNEIGHTBL,
     RTM_GETROUTE,
     RTM_NEWADDR,
     RTM_NEWLINK,
+    RTM_NEWNEIGH,
     RTM_NEWROUTE,
+    RTM_SETNEIGHTBL,
     RTMSG,
 )
 from hostdev._netlink.rtnl_addr import Address
 from hostdev._netlink.rtnl_link import Link
+from hostdev._netlink.rtnl_neigh import NeighParms, Neighbour
 from hostdev._netlink.rtnl_route import Route
 from hostdev._netlink.socket import NetlinkSocket, Request
 from hostdev._netlink.wire import NETLINK_ROUTE, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE
@@ -52,6 +62,10 @@ def _addr_req(name: str) -> Request:
 
 def _route_req(name: str) -> Request:
     return Request(name, RTMSG.size, RTA)
+
+
+def _neigh_req(name: str) -> Request:
+    return Request(name, NDMSG.size, NDA)
 
 
 class Handle:
@@ -172,3 +186,38 @@ class Handle:
         """``ip route del ... dev X``"""
         body = rtnl_route.route_body(route, index, for_delete=True)
         self.sock.request(RTM_DELROUTE, body, _route_req(f"RTM_DELROUTE {route.destination} ifindex={index}"))
+
+    # --- neighbours ---
+    def neighbours(self, index: int, family: int = AF_UNSPEC, *, proxy: bool = False) -> list[Neighbour]:
+        """``ip neigh show dev X`` (with ``proxy``: ``ip neigh show proxy dev X``), filtered in
+        the kernel to that link; every state, not only permanent entries."""
+        body = rtnl_neigh.dump_neighbours_body(family, index, proxy=proxy)
+        what = _neigh_req(f"RTM_GETNEIGH ifindex={index}{' proxy' if proxy else ''}")
+        return self.sock.dump(RTM_GETNEIGH, body, what, rtnl_neigh.decode_neighbour)
+
+    def add_neighbour(self, index: int, neigh: Neighbour, *, replace: bool = False) -> None:
+        """``ip neigh add`` (EEXIST if present) or, with ``replace``, ``ip neigh replace``:
+        ``[proxy] ADDR [lladdr L] nud STATE [router] [protocol P] dev X``."""
+        flags = NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL)
+        body = rtnl_neigh.neighbour_body(neigh, index)
+        self.sock.request(RTM_NEWNEIGH, body, _neigh_req(f"RTM_NEWNEIGH {neigh.address} ifindex={index}"), flags=flags)
+
+    def delete_neighbour(self, index: int, neigh: Neighbour) -> None:
+        """``ip neigh del [proxy] ADDR dev X``"""
+        body = rtnl_neigh.neighbour_body(neigh, index, for_delete=True)
+        self.sock.request(RTM_DELNEIGH, body, _neigh_req(f"RTM_DELNEIGH {neigh.address} ifindex={index}"))
+
+    # --- neighbour-table parameters ---
+    def neigh_parms(self, index: int) -> list[NeighParms]:
+        """``ip ntable show dev X``: the link's parameters in each neighbour table (ARP, ND)."""
+        what = Request(f"RTM_GETNEIGHTBL ifindex={index}", NDTMSG.size, NDTA)
+        body = rtnl_neigh.dump_neigh_tables_body(AF_UNSPEC)
+        found = self.sock.dump(RTM_GETNEIGHTBL, body, what, lambda buf, msg: rtnl_neigh.decode_neigh_parms(buf, msg, index))
+        return [p for p in found if p is not None]
+
+    def set_neigh_parms(self, index: int, family: int, values: Iterable[tuple[str, int]]) -> None:
+        """``ip ntable change name arp_cache|ndisc_cache dev X PARM VALUE …`` (names as in
+        :data:`hostdev._netlink.rtnl_neigh.PARM_NAMES`, times in ms)."""
+        body = rtnl_neigh.set_neigh_parms_body(family, index, values)
+        what = Request(f"RTM_SETNEIGHTBL family={family} ifindex={index}", NDTMSG.size, NDTA)
+        self.sock.request(RTM_SETNEIGHTBL, body, what, flags=NLM_F_REPLACE)

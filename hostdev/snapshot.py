@@ -1,10 +1,14 @@
 """Snapshots of a link and how to give a link back exactly what it had.
 
-A netns move takes a link down and strips every address and route (``__dev_change_net_namespace``);
-the alias, altnames, MAC and MTU survive. So we record what the kernel will drop, and re-apply it
-in the new namespace: MTU, MAC and alias first, then addresses in their original order (IPv4
-primaries before their secondaries, as the kernel recomputes SECONDARY from order), then the up
-state, then routes (a route through a down link is refused).
+A netns move takes a link down, strips every address, route and neighbour entry, and rebuilds
+its per-interface sysctls and neighbour-table parameters from the target's defaults
+(``__dev_change_net_namespace``); the alias, altnames, MAC and MTU survive. So we record what the
+kernel will drop, and re-apply it in the new namespace: MTU, MAC and alias first, then the
+sysctls and neighbour-table parameters (:mod:`hostdev.ifstate`: before any address, so
+``disable_ipv6``/``addr_gen_mode``/``accept_dad`` apply to them), then addresses in their
+original order (IPv4 primaries before their secondaries, as the kernel recomputes SECONDARY from
+order), then the up state, then routes (a route through a down link is refused), then the
+permanent and proxy neighbours.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from hostdev._netlink.rtnl_addr import Address
 from hostdev._netlink.rtnl_link import IFNAMSIZ, Link
 from hostdev._netlink.rtnl_route import Route, is_kernel_made
 from hostdev._netlink.rtnl_tables import (
+    AF_INET,
     AF_INET6,
     IFA_F_DADFAILED,
     IFA_F_SECONDARY,
@@ -28,6 +33,15 @@ from hostdev._netlink.rtnl_tables import (
 )
 from hostdev.errors import NetlinkError
 from hostdev.handle import Handle
+from hostdev._netlink.rtnl_neigh import Neighbour
+from hostdev.ifstate import (
+    InterfaceConf,
+    apply_conf,
+    capture_conf,
+    capture_neighbours,
+    converge_neighbours,
+)
+from hostdev.sysctl import RefusedSetting
 
 
 @record
@@ -48,6 +62,9 @@ class LinkSnapshot:
     parent_dev_name: str | None = None
     parent_bus_name: str | None = None
     skipped_routes: tuple[Route, ...] = field(default=())  # multipath: seen, not restorable
+    # None: not captured (a record written before they were), so left alone when applied.
+    conf: InterfaceConf | None = None
+    neighbours: tuple[Neighbour, ...] | None = None  # permanent and proxy entries
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -55,6 +72,10 @@ class LinkSnapshot:
             value = getattr(self, name)
             if name in ("addresses", "routes", "skipped_routes"):
                 value = [_record_to_dict(item) for item in value]
+            elif name == "conf":
+                value = None if value is None else value.to_dict()
+            elif name == "neighbours":
+                value = None if value is None else [_record_to_dict(n) for n in value]
             elif isinstance(value, tuple):
                 value = list(value)
             out[name] = value
@@ -79,12 +100,25 @@ class LinkSnapshot:
                 parent_dev_name=_opt(data.get("parent_dev_name"), str),
                 parent_bus_name=_opt(data.get("parent_bus_name"), str),
                 skipped_routes=tuple(_record_from_dict(Route, r) for r in data.get("skipped_routes", [])),
+                conf=None if data.get("conf") is None else InterfaceConf.from_dict(data["conf"]),
+                neighbours=_neighbours_from(data.get("neighbours")),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed link snapshot: {exc}") from None
 
 
-def _record_to_dict(record: Address | Route) -> dict[str, Any]:
+def _neighbours_from(data: Any) -> tuple[Neighbour, ...] | None:
+    if data is None:
+        return None
+    if not isinstance(data, list):
+        raise ValueError("neighbours is not a list")
+    neighbours = tuple(_record_from_dict(Neighbour, n) for n in data)
+    if any(n.family not in (AF_INET, AF_INET6) or not isinstance(n.address, str) for n in neighbours):
+        raise ValueError("malformed neighbour record")
+    return neighbours
+
+
+def _record_to_dict(record: Address | Route | Neighbour) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in fields(record):
         value = getattr(record, name)
@@ -149,7 +183,9 @@ def _route_key(route: Route) -> tuple[object, ...]:
 
 # --- the three primitives ---
 def take_snapshot(handle: Handle, link: Link | str | int) -> LinkSnapshot:
-    """Record a link's identity, MTU, state, alias, addresses and routes (``ip -d addr; ip route``).
+    """Record a link's identity, MTU, state, alias, addresses and routes (``ip -d addr; ip route``),
+    its sysctls and neighbour-table parameters (``sysctl net.ipv4.conf.X net.ipv6.conf.X;
+    ip ntable show dev X``) and its permanent and proxy neighbours (``ip neigh show dev X``).
 
     The link is always read afresh (a :class:`Link` passed in stands for its ifindex): a Link
     object is a picture of one moment, and a snapshot must not record a stale MTU or up state.
@@ -175,6 +211,8 @@ def take_snapshot(handle: Handle, link: Link | str | int) -> LinkSnapshot:
         parent_dev_name=link.parent_dev_name,
         parent_bus_name=link.parent_bus_name,
         skipped_routes=tuple(r for r in routes if r.multipath),
+        conf=capture_conf(handle, link),
+        neighbours=capture_neighbours(handle, link.index),
     )
 
 
@@ -189,9 +227,12 @@ def move_link(source: Handle, target: Handle, link: Link, *, name: str | None = 
 
 @record
 class ApplyReport:
-    """What :func:`apply_snapshot` could not restore (routes are best effort), with the reasons."""
+    """What :func:`apply_snapshot` could not restore, with the reasons: routes, sysctls and
+    neighbours are best effort (what a kernel refuses in one namespace it may take in another)."""
 
     failed_routes: tuple[tuple[Route, str], ...] = ()
+    refused_settings: tuple[RefusedSetting, ...] = ()
+    failed_neighbours: tuple[tuple[Neighbour, str], ...] = ()
 
 
 def translate_label(label: str | None, old_name: str, new_name: str) -> str | None:
@@ -206,11 +247,15 @@ def translate_label(label: str | None, old_name: str, new_name: str) -> str | No
     return label
 
 
-def apply_snapshot(handle: Handle, link: Link | int, snapshot: LinkSnapshot, *, routes: bool = True) -> ApplyReport:
+def apply_snapshot(
+    handle: Handle, link: Link | int, snapshot: LinkSnapshot, *, routes: bool = True, conf: bool = True
+) -> ApplyReport:
     """Make ``link`` (in ``handle``'s namespace) carry what ``snapshot`` recorded.
 
-    Converges rather than appends: addresses the link has that the snapshot lacks are removed
-    (kernel-made ones are left alone), so applying twice is the same as applying once.
+    Converges rather than appends: addresses and neighbours the link has that the snapshot
+    lacks are removed (kernel-made ones are left alone), so applying twice is the same as
+    applying once. With ``conf=False`` the sysctls and neighbour-table parameters are left as
+    they are (a caller that applied them as a step of its own: :func:`apply_interface_conf`).
     """
     link = handle.link(index=link.index if isinstance(link, Link) else link)  # as it is now, not as passed
     index = link.index
@@ -219,6 +264,9 @@ def apply_snapshot(handle: Handle, link: Link | int, snapshot: LinkSnapshot, *, 
     alias = (snapshot.alias or "") if snapshot.alias != link.alias else None
     if mac or mtu or alias is not None:
         handle.set_link(index, mtu=mtu, mac=mac, alias=alias)
+    refused: tuple[RefusedSetting, ...] = ()
+    if conf and snapshot.conf is not None:
+        refused = apply_conf(handle, link, snapshot.conf)
     _converge_addresses(handle, link, snapshot)
     if snapshot.up != link.up:
         handle.set_link(index, up=snapshot.up)
@@ -233,7 +281,19 @@ def apply_snapshot(handle: Handle, link: Link | int, snapshot: LinkSnapshot, *, 
             except NetlinkError as exc:
                 if exc.errno != errno.EEXIST:
                     failed.append((route, str(exc)))
-    return ApplyReport(tuple(failed))
+    failed_neighbours: tuple[tuple[Neighbour, str], ...] = ()
+    if snapshot.neighbours is not None:
+        failed_neighbours = converge_neighbours(handle, link, snapshot.neighbours)
+    return ApplyReport(tuple(failed), refused, failed_neighbours)
+
+
+def apply_interface_conf(handle: Handle, link: Link | int, snapshot: LinkSnapshot) -> tuple[RefusedSetting, ...]:
+    """Only the sysctls and neighbour-table parameters of ``snapshot`` (``sysctl -w …;
+    ip ntable change …``), for a caller that applies them as a step before the rest."""
+    if snapshot.conf is None:
+        return ()
+    link = handle.link(index=link.index if isinstance(link, Link) else link)
+    return apply_conf(handle, link, snapshot.conf)
 
 
 def _converge_addresses(handle: Handle, link: Link, snapshot: LinkSnapshot) -> None:

@@ -85,8 +85,8 @@ def decode_address(buf: Buffer, msg: MessageHeader) -> Address:
         own, other = (local, addr) if local is not None else (addr, None)
     if not isinstance(own, bytes):
         raise DecodeError(f"address message for ifindex {index} without IFA_ADDRESS/IFA_LOCAL")
-    own_text = _ntop(family, own)
-    peer = _ntop(family, other) if isinstance(other, bytes) and other != own else None
+    own_text = ntop(family, own)
+    peer = ntop(family, other) if isinstance(other, bytes) and other != own else None
     valid = preferred = INFINITY_LIFE_TIME
     cache = attrs.get(_CACHEINFO)
     if isinstance(cache, bytes) and len(cache) >= IFA_CACHEINFO.size:
@@ -101,7 +101,7 @@ def decode_address(buf: Buffer, msg: MessageHeader) -> Address:
         address=own_text,
         prefixlen=prefixlen,
         peer=peer,
-        broadcast=_ntop(family, broadcast) if isinstance(broadcast, bytes) else None,
+        broadcast=ntop(family, broadcast) if isinstance(broadcast, bytes) else None,
         label=label if isinstance(label, str) else None,
         scope=scope,
         flags=flags if isinstance(flags, int) else flags8,
@@ -113,7 +113,7 @@ def decode_address(buf: Buffer, msg: MessageHeader) -> Address:
     )
 
 
-def _ntop(family: int, raw: bytes) -> str:
+def ntop(family: int, raw: bytes) -> str:
     if len(raw) != _ADDR_LEN.get(family, -1):
         raise DecodeError(f"address of {len(raw)} bytes for family {family}")
     return socket.inet_ntop(family, raw)
@@ -123,7 +123,7 @@ def family_of(text: str) -> int:
     return AF_INET6 if ":" in text else AF_INET
 
 
-def _pton(family: int, text: str) -> bytes:
+def pton(family: int, text: str) -> bytes:
     try:
         return socket.inet_pton(family, text)
     except OSError:
@@ -147,8 +147,8 @@ def address_body(addr: Address, index: int, *, for_delete: bool = False) -> byte
     maxlen = 32 if family == AF_INET else 128
     if not 0 <= addr.prefixlen <= maxlen:
         raise ValueError(f"prefix length {addr.prefixlen} out of range for {addr.address}")
-    own = _pton(family, addr.address)
-    peer = _pton(family, addr.peer) if addr.peer else None
+    own = pton(family, addr.address)
+    peer = pton(family, addr.peer) if addr.peer else None
     settable = IPV4_SETTABLE_FLAGS if family == AF_INET else IPV6_SETTABLE_FLAGS
     flags = 0 if for_delete else addr.flags & settable
     pairs: list[tuple[str, object]] = [("LOCAL", own)]
@@ -156,7 +156,7 @@ def address_body(addr: Address, index: int, *, for_delete: bool = False) -> byte
         pairs.append(("ADDRESS", peer))
     if not for_delete:
         if addr.broadcast and family == AF_INET:
-            pairs.append(("BROADCAST", _pton(family, addr.broadcast)))
+            pairs.append(("BROADCAST", pton(family, addr.broadcast)))
         if addr.label and family == AF_INET:
             pairs.append(("LABEL", addr.label))
         if addr.metric:

@@ -22,12 +22,20 @@ RTM_GETADDR = 22
 RTM_NEWROUTE = 24
 RTM_DELROUTE = 25
 RTM_GETROUTE = 26
+RTM_NEWNEIGH = 28
+RTM_DELNEIGH = 29
+RTM_GETNEIGH = 30
+RTM_NEWNEIGHTBL = 64
+RTM_GETNEIGHTBL = 66
+RTM_SETNEIGHTBL = 67
 
 MESSAGE_NAMES = {
     RTM_NEWLINK: "RTM_NEWLINK", RTM_DELLINK: "RTM_DELLINK", RTM_GETLINK: "RTM_GETLINK",
     RTM_SETLINK: "RTM_SETLINK", RTM_NEWADDR: "RTM_NEWADDR", RTM_DELADDR: "RTM_DELADDR",
     RTM_GETADDR: "RTM_GETADDR", RTM_NEWROUTE: "RTM_NEWROUTE", RTM_DELROUTE: "RTM_DELROUTE",
-    RTM_GETROUTE: "RTM_GETROUTE",
+    RTM_GETROUTE: "RTM_GETROUTE", RTM_NEWNEIGH: "RTM_NEWNEIGH", RTM_DELNEIGH: "RTM_DELNEIGH",
+    RTM_GETNEIGH: "RTM_GETNEIGH", RTM_NEWNEIGHTBL: "RTM_NEWNEIGHTBL",
+    RTM_GETNEIGHTBL: "RTM_GETNEIGHTBL", RTM_SETNEIGHTBL: "RTM_SETNEIGHTBL",
 }  # fmt: skip
 
 # --- fixed family headers ---
@@ -35,6 +43,8 @@ IFINFOMSG = struct.Struct("=BxHiII")  # family, pad, type, index, flags, change
 IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
 RTMSG = struct.Struct("=BBBBBBBBI")  # family, dst_len, src_len, tos, table, protocol, scope, type, flags
 IFA_CACHEINFO = struct.Struct("=IIII")  # preferred, valid, cstamp, tstamp
+NDMSG = struct.Struct("=BxxxiHBB")  # family, pad1, pad2, ifindex, state, flags, type (linux/neighbour.h)
+NDTMSG = struct.Struct("=Bxxx")  # family, pad1, pad2
 
 AF_UNSPEC = 0
 AF_INET = 2
@@ -105,6 +115,26 @@ RTNH_F_DEAD = 1
 RTNH_F_ONLINK = 4
 RTNH_F_LINKDOWN = 16
 RTM_F_CLONED = 0x200
+
+# Neighbour states (ndm_state) and flags (ndm_flags), linux/neighbour.h.
+NUD_NONE = 0x00
+NUD_INCOMPLETE = 0x01
+NUD_REACHABLE = 0x02
+NUD_STALE = 0x04
+NUD_DELAY = 0x08
+NUD_PROBE = 0x10
+NUD_FAILED = 0x20
+NUD_NOARP = 0x40
+NUD_PERMANENT = 0x80
+
+NTF_USE = 0x01
+NTF_SELF = 0x02
+NTF_MASTER = 0x04
+NTF_PROXY = 0x08
+NTF_EXT_LEARNED = 0x10
+NTF_OFFLOADED = 0x20
+NTF_STICKY = 0x40
+NTF_ROUTER = 0x80
 
 U8, U16, U32, S32, U64, UINT = Kind.U8, Kind.U16, Kind.U32, Kind.S32, Kind.U64, Kind.UINT
 STRING, BINARY, NEST, FLAG = Kind.STRING, Kind.BINARY, Kind.NEST, Kind.FLAG
@@ -233,4 +263,59 @@ RTA = AttrSet("RTA_", [
     Attr(28, "SPORT", Kind.BE16),
     Attr(29, "DPORT", Kind.BE16),
     Attr(30, "NH_ID", U32),
+])  # fmt: skip
+
+NDA = AttrSet("NDA_", [
+    Attr(1, "DST", BINARY),
+    Attr(2, "LLADDR", BINARY),
+    Attr(3, "CACHEINFO", BINARY),
+    Attr(4, "PROBES", U32),
+    Attr(5, "VLAN", U16),
+    Attr(6, "PORT", Kind.BE16),
+    Attr(7, "VNI", U32),
+    Attr(8, "IFINDEX", U32),
+    Attr(9, "MASTER", U32),
+    Attr(10, "LINK_NETNSID", S32),
+    Attr(11, "SRC_VNI", U32),
+    Attr(12, "PROTOCOL", U8),
+    Attr(13, "NH_ID", U32),
+    Attr(14, "FDB_EXT_ATTRS", NEST),
+    Attr(15, "FLAGS_EXT", U32),
+    Attr(16, "NDM_STATE_MASK", U16),
+    Attr(17, "NDM_FLAGS_MASK", U8),
+])  # fmt: skip
+
+# Neighbour-table parameters (per table, and per device: NDTPA_IFINDEX). Times are u64 msecs.
+NDTPA = AttrSet("NDTPA_", [
+    Attr(1, "IFINDEX", U32),
+    Attr(2, "REFCNT", U32),
+    Attr(3, "REACHABLE_TIME", U64),
+    Attr(4, "BASE_REACHABLE_TIME", U64),
+    Attr(5, "RETRANS_TIME", U64),
+    Attr(6, "GC_STALETIME", U64),
+    Attr(7, "DELAY_PROBE_TIME", U64),
+    Attr(8, "QUEUE_LEN", U32),
+    Attr(9, "APP_PROBES", U32),
+    Attr(10, "UCAST_PROBES", U32),
+    Attr(11, "MCAST_PROBES", U32),
+    Attr(12, "ANYCAST_DELAY", U64),
+    Attr(13, "PROXY_DELAY", U64),
+    Attr(14, "PROXY_QLEN", U32),
+    Attr(15, "LOCKTIME", U64),
+    Attr(16, "QUEUE_LENBYTES", U32),
+    Attr(17, "MCAST_REPROBES", U32),
+    Attr(18, "PAD", Kind.PAD),
+    Attr(19, "INTERVAL_PROBE_TIME_MS", U64),
+])  # fmt: skip
+
+NDTA = AttrSet("NDTA_", [
+    Attr(1, "NAME", STRING),
+    Attr(2, "THRESH1", U32),
+    Attr(3, "THRESH2", U32),
+    Attr(4, "THRESH3", U32),
+    Attr(5, "CONFIG", BINARY),
+    Attr(6, "PARMS", NEST, NDTPA),
+    Attr(7, "STATS", BINARY),
+    Attr(8, "GC_INTERVAL", U64),
+    Attr(9, "PAD", Kind.PAD),
 ])  # fmt: skip

@@ -1,7 +1,8 @@
 """Record what iproute2's ``ip`` sends and what this machine's kernel answers, as codec test data.
 
-Run as root: ``.venv/bin/python tests/tools/capture_rtnl_golden.py [OUTDIR]`` (default
-``tests/data/golden_rtnl``). Everything happens in two throwaway network namespaces
+Run as root: ``.venv/bin/python tests/tools/capture_rtnl_golden.py [OUTDIR] [--only PREFIX,...]``
+(default ``tests/data/golden_rtnl``; ``--only`` records just the cases whose names start with one
+of the prefixes, e.g. ``--only neigh_,ntable_`` when adding cases that need nothing earlier). Everything happens in two throwaway network namespaces
 (``hdg-<random>`` and ``hdg-<random>t``) holding one veth pair; they are deleted on exit, also
 on failure. Each traced command is run under
 ``strace -f -xx -e trace=sendmsg,sendto,recvmsg,recvfrom,openat -e write=all -e read=all`` and
@@ -81,6 +82,27 @@ def cases() -> list[Case]:
         Case("link_move_eexist", "ip link set dev gv0 netns {T}", [dev],
              setup=["ip -n {T} link add gv0 type veth peer name gvt"], expect_failure=True),
         Case("link_move_fd_rename", "ip link set dev gv0 netns {T} name gm0", ["ip -j -n {T} -d link show dev gm0"]),
+    ] + neighbour_cases()  # fmt: skip
+
+
+def neighbour_cases() -> list[Case]:
+    """Neighbours and neighbour-table parameters: need only gv0 (run with ``--only neigh_,ntable_``)."""
+    neigh = "ip -j neigh show dev gv0"
+    proxies = "ip -j neigh show proxy dev gv0"
+    return [
+        Case("neigh_add_v4_permanent", "ip neigh add 10.1.2.50 lladdr 02:00:00:00:00:01 dev gv0 nud permanent", [neigh]),
+        Case("neigh_add_v6_router_proto",
+             "ip -6 neigh add 2001:db8::50 lladdr 02:00:00:00:00:02 dev gv0 router protocol static", [neigh]),
+        Case("neigh_replace_v4", "ip neigh replace 10.1.2.50 lladdr 02:00:00:00:00:03 dev gv0 nud permanent", [neigh]),
+        Case("neigh_add_proxy_v4", "ip neigh add proxy 10.1.2.60 dev gv0", [proxies]),
+        Case("neigh_add_v4_eexist", "ip neigh add 10.1.2.50 lladdr 02:00:00:00:00:01 dev gv0 nud permanent", [neigh],
+             expect_failure=True),
+        Case("neigh_show", "ip neigh show dev gv0", [neigh]),
+        Case("neigh_show_proxy", "ip neigh show proxy dev gv0", [proxies]),
+        Case("neigh_del_v4", "ip neigh del 10.1.2.50 dev gv0", [neigh]),
+        Case("neigh_del_proxy_v4", "ip neigh del proxy 10.1.2.60 dev gv0", [proxies]),
+        Case("ntable_change_v4", "ip ntable change name arp_cache dev gv0 delay_probe 1500 locktime 250 app_probes 2"),
+        Case("ntable_show", "ip ntable show dev gv0"),
     ]  # fmt: skip
 
 
@@ -133,7 +155,7 @@ def ifindexes(ns: str) -> dict[str, int]:
     return {link["ifname"]: link["ifindex"] for link in json.loads(out)}
 
 
-def capture(outdir: Path) -> None:
+def capture(outdir: Path, only: tuple[str, ...] = ()) -> None:
     base = "hdg-" + secrets.token_hex(4)
     target = base + "t"
     kernel = os.uname().release
@@ -146,6 +168,8 @@ def capture(outdir: Path) -> None:
         run(in_ns(base, "ip link add gv0 type veth peer name gv1"))
         outdir.mkdir(parents=True, exist_ok=True)
         for case in cases():
+            if only and not case.name.startswith(only):
+                continue
             for step in case.setup:
                 run(in_ns(base, step.format(T=target)))
             command = case.command.format(T=target)
@@ -187,8 +211,14 @@ def _is_netlink(message: dict[str, object]) -> bool:
 def main() -> None:
     if os.geteuid() != 0:
         sys.exit("capture_rtnl_golden: run as root (it creates network namespaces)")
+    args = sys.argv[1:]
+    only: tuple[str, ...] = ()
+    if "--only" in args:
+        at = args.index("--only")
+        only = tuple(p for p in args[at + 1].split(",") if p)
+        del args[at : at + 2]
     default = Path(__file__).resolve().parents[1] / "data" / "golden_rtnl"
-    capture(Path(sys.argv[1]) if len(sys.argv) > 1 else default)
+    capture(Path(args[0]) if args else default, only)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,12 @@ from hostdev._netlink.rdma_codec import decode_device, decode_port, decode_syste
 from hostdev._netlink.rdma_tables import NLDEV, NLDEV_GET, NLDEV_PORT_GET, NLDEV_SYS_GET
 from hostdev._netlink.rtnl_addr import decode_address
 from hostdev._netlink.rtnl_link import decode_link
+from hostdev._netlink.rtnl_neigh import decode_neigh_parms, decode_neighbour
 from hostdev._netlink.rtnl_route import decode_route
-from hostdev._netlink.rtnl_tables import IFA, IFADDRMSG, IFINFOMSG, IFLA, RTA, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTMSG
+from hostdev._netlink.rtnl_tables import (
+    IFA, IFADDRMSG, IFINFOMSG, IFLA, NDA, NDMSG, NDTA, NDTMSG, RTA, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH,
+    RTM_NEWNEIGHTBL, RTM_NEWROUTE, RTMSG,
+)  # fmt: skip
 from hostdev._netlink.socket import Request, _attribute_at
 from hostdev._netlink.wire import (
     HEADER,
@@ -264,6 +268,8 @@ RTNL: list[tuple[Decoder, int, int, AttrSet]] = [
     (decode_link, RTM_NEWLINK, IFINFOMSG.size, IFLA),
     (decode_address, RTM_NEWADDR, IFADDRMSG.size, IFA),
     (decode_route, RTM_NEWROUTE, RTMSG.size, RTA),
+    (decode_neighbour, RTM_NEWNEIGH, NDMSG.size, NDA),
+    (decode_neigh_parms, RTM_NEWNEIGHTBL, NDTMSG.size, NDTA),
 ]
 RDMA: list[tuple[Decoder, int, int, AttrSet]] = [
     (decode_device, NLDEV_GET, 0, NLDEV),

@@ -26,6 +26,7 @@ HEADERS = [
     "linux/rtnetlink.h",
     "linux/if_link.h",
     "linux/if_addr.h",
+    "linux/neighbour.h",
     "linux/if.h",
     "linux/sched.h",
     "linux/nsfs.h",
@@ -38,7 +39,7 @@ NEWER_UAPI = {"IFLA_NETNS_IMMUTABLE"}
 # Module constants that are netlink numbers, by prefix (their C name is the Python name).
 NUMBER_PREFIXES = re.compile(
     r"^(IFLA_|IFA_|RTA_|RTAX_|RTM_|NLM_F_|NLMSG|NETLINK_|SOL_NETLINK$|IFA_F_|IFAPROT_|RT_SCOPE_|RT_TABLE_|RTPROT_"
-    r"|RTN_|RTNH_F_|IFF_|RTEXT_FILTER_|AF_|NLA_|NLMSGERR_ATTR_|CLONE_NEW|NS_GET_|IFNAMSIZ$|ALTIFNAMSIZ$|IFALIASZ$)"
+    r"|RTN_|RTNH_F_|NDA_|NDTA_|NDTPA_|NUD_|NTF_|IFF_|RTEXT_FILTER_|AF_|NLA_|NLMSGERR_ATTR_|CLONE_NEW|NS_GET_|IFNAMSIZ$|ALTIFNAMSIZ$|IFALIASZ$)"
 )
 # Searched for names, not included: where glibc defines SOL_NETLINK and AF_*.
 TEXT_ONLY = ["bits/socket.h"]
@@ -55,6 +56,8 @@ LAYOUTS = [
     (rtnl_tables.RTMSG, "rtmsg", ["rtm_family", "rtm_dst_len", "rtm_src_len", "rtm_tos", "rtm_table",
                                    "rtm_protocol", "rtm_scope", "rtm_type", "rtm_flags"]),
     (rtnl_tables.IFA_CACHEINFO, "ifa_cacheinfo", ["ifa_prefered", "ifa_valid", "cstamp", "tstamp"]),
+    (rtnl_tables.NDMSG, "ndmsg", ["ndm_family", "ndm_ifindex", "ndm_state", "ndm_flags", "ndm_type"]),
+    (rtnl_tables.NDTMSG, "ndtmsg", ["ndtm_family"]),
 ]  # fmt: skip
 
 
@@ -75,7 +78,8 @@ def our_numbers() -> dict[str, int]:
     for module in (wire, rtnl_tables, rtnl_link, netns):
         numbers.update(module_numbers(module))
     for table in (rtnl_tables.IFLA, rtnl_tables.IFLA_INFO, rtnl_tables.IFLA_PROP, rtnl_tables.IFA,
-                  rtnl_tables.RTAX, rtnl_tables.RTA):  # fmt: skip
+                  rtnl_tables.RTAX, rtnl_tables.RTA, rtnl_tables.NDA, rtnl_tables.NDTA,
+                  rtnl_tables.NDTPA):  # fmt: skip
         for name, number in table_numbers(table).items():
             assert numbers.setdefault(name, number) == number, f"{name} differs between tables"
     return numbers
