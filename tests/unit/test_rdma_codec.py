@@ -39,7 +39,7 @@ unknown_attr = st.builds(
     st.binary(max_size=12),
 )
 pad_attr = st.just(encode_attr(0, b""))  # what nla_put_u64_64bit adds where u64s need alignment
-SETTINGS = settings(max_examples=150, deadline=500, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 
 
 def frame_of(msg_type: int, parts: list[bytes], order: list[int] | None = None) -> tuple[bytes, MessageHeader]:

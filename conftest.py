@@ -1,0 +1,3 @@
+"""Suite-wide rules for every tier (tests/ and benchmarks/tests): see tests/README.md."""
+
+pytest_plugins = ["tests.suite.determinism"]

@@ -1,0 +1,1 @@
+"""Rules for the whole test suite (every tier, tests/ and benchmarks/tests); see tests/README.md."""
