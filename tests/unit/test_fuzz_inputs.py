@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import signal
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, find, given, settings
 from hypothesis import strategies as st
 
 from hostdev._netlink.attrs import AttrSet, Kind, encode_attr
@@ -47,7 +48,7 @@ from hostdev.cni.config import PluginConfig, parse_plugin_config
 from hostdev.cni.decode import decode_config
 from hostdev.cni.errors import CniError
 from hostdev.cni.plugin import main
-from hostdev.cni.protocol import parse_env, parse_valid_attachments
+from hostdev.cni.protocol import CniEnv, parse_env, parse_valid_attachments
 from hostdev.errors import DecodeError
 
 MANY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -87,7 +88,9 @@ json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=
 
 # Strings that look almost like the real thing: the interesting neighbourhood for validators.
 near_ids = st.sampled_from(["0000:44:00.0", "44:00.0", "mlx5_core.sf.4", "enp68s0", "aa:bb:cc:dd:ee:ff", "/sys/devices/pci0000:00/0000:44:00.0", "0.3.1", "1.1.0"])
-mutations = st.sampled_from(["", "\n", "\x00", " ", "/..", "/../../", "\uff10", "\u0660", "\u200b", "%", ":", ".", "\udcff"])
+# Every character that ever got through a validator is here, and in an @example below.
+UNPRINTABLE = ("\udcff", "\x85", "\u200b", "\u202e", os.fsdecode(b"\xfe"))
+mutations = st.sampled_from(["", "\n", "\x00", " ", "/..", "/../../", "\uff10", "\u0660", "%", ":", ".", *UNPRINTABLE])
 near_strings = st.builds(lambda base, where, extra: base[:where] + extra + base[where:], near_ids, st.integers(0, 40), mutations) | near_ids
 # Values some key accepts, so that accepted configurations are common enough to check.
 plausible = st.sampled_from(["auto", "skip", "info", "/var/lib/cni/x", "/tmp/a.log", True, 1, 2.5, 50, {}, {"deviceID": "0000:44:00.0"}])
@@ -141,7 +144,29 @@ def _check_accepted(conf: PluginConfig) -> None:
             assert path.startswith("/") and ".." not in path.split("/") and path.isprintable(), path
 
 
+def _unprintable_configs() -> list[dict[str, object]]:
+    """The configurations that once got accepted (first: the CI failure of issue 12)."""
+    found: list[dict[str, object]] = [{**base_config(), "stateDir": "/\udcffsys/devices/pci0000:00"}]
+    for char in UNPRINTABLE:
+        found += [
+            {**base_config(), "stateDir": f"/var/lib/cni/x{char}"},
+            {**base_config(), "logFile": f"/tmp/a{char}.log"},
+            {**{k: v for k, v in base_config().items() if k != "deviceID"}, "kernelpath": f"/sys/devices/pci0000:00/{char}0000:00:03.0"},
+        ]
+    return found
+
+
+def _with_examples(cases: list[dict[str, object]], command: str = "ADD") -> Callable[[Any], Any]:
+    def decorate(test: Any) -> Any:
+        for case in cases:
+            test = example(case, command)(test)
+        return test
+
+    return decorate
+
+
 @MANY
+@_with_examples(_unprintable_configs())
 @given(configs, st.sampled_from(COMMANDS))
 def test_config_objects_parse_or_fail_with_their_code(conf: dict[str, object], command: str) -> None:
     with no_hang():
@@ -177,6 +202,7 @@ def test_device_selectors_are_refused_or_canonical(selectors: dict[str, str]) ->
 
 
 @MANY
+@_with_examples(_unprintable_configs())
 @given(configs, st.sampled_from(COMMANDS))
 def test_config_bytes_through_decode_and_parse(conf: dict[str, object], command: str) -> None:
     raw = json.dumps(conf, ensure_ascii=bool(len(conf) % 2)).encode("utf-8", "surrogatepass")
@@ -217,23 +243,83 @@ def test_json_like_text_decodes_or_is_code_6(pieces: list[str], depth: int) -> N
 
 
 env_text = near_strings | st.text(max_size=30)
+# Values each variable accepts, mutated or not: without them no environment would be valid and
+# the assertions on accepted ones would never run.
+ENV_COMMANDS = ("ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION")
+VALID_ENV = {
+    "CNI_COMMAND": st.sampled_from(ENV_COMMANDS),
+    "CNI_CONTAINERID": st.sampled_from(("c0ffee", "a" * 64, "pod_1.x-y")),
+    "CNI_NETNS": st.sampled_from(("/run/netns/pod", "/proc/4242/ns/net", "/var/run/netns/pod one")),
+    "CNI_IFNAME": st.sampled_from(("net1", "eth0", "x" * 15)),
+    "CNI_ARGS": st.sampled_from(("", "K8S_POD_NAME=web-0;K8S_POD_NAMESPACE=default", "IgnoreUnknown=1")),
+    "CNI_PATH": st.sampled_from(("/opt/cni/bin", "/opt/cni/bin:/usr/lib/cni")),
+}
+
+
+@st.composite
+def environments(draw: st.DrawFn) -> dict[str, str]:
+    environ: dict[str, str] = {}
+    for name, valid in VALID_ENV.items():
+        choice = draw(st.integers(0, 5))
+        if choice == 0:
+            continue  # the variable is missing
+        if choice == 1:
+            environ[name] = draw(env_text)  # anything
+        elif choice == 2:
+            value = draw(valid)
+            where = draw(st.integers(0, len(value)))
+            environ[name] = value[:where] + draw(mutations) + value[where:]  # almost valid
+        else:
+            environ[name] = draw(valid)
+    return environ
+
+
+def _parsed_or_code_4(environ: dict[str, str]) -> CniEnv | None:
+    with no_hang():
+        try:
+            return parse_env(environ)
+        except CniError as exc:
+            assert exc.code == 4, exc
+            assert exc.msg.isprintable() and exc.details.isprintable(), exc
+            return None
+
+
+VALID_ADD = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c0ffee", "CNI_NETNS": "/run/netns/pod", "CNI_IFNAME": "net1", "CNI_PATH": "/opt/cni/bin"}
 
 
 @MANY
-@given(st.dictionaries(st.sampled_from(("CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH")), env_text))
+@example(VALID_ADD)
+@example({**VALID_ADD, "CNI_COMMAND": "DEL", "CNI_NETNS": ""})
+@example({**VALID_ADD, "CNI_NETNS": "/run/netns/\udcffpod"})
+@example({**VALID_ADD, "CNI_NETNS": "/run/netns/pod\x85"})
+@example({**VALID_ADD, "CNI_NETNS": "/run/netns/\u200bpod"})
+@example({**VALID_ADD, "CNI_NETNS": "/run/netns/\u202edop"})
+@example({**VALID_ADD, "CNI_NETNS": os.fsdecode(b"/run/netns/\xfe\xffpod")})
+@example({**VALID_ADD, "CNI_ARGS": "K8S_POD_NAME=\u202e"})
+@example({**VALID_ADD, "CNI_PATH": os.fsdecode(b"/opt/\xff")})
+@given(environments())
 def test_environment_parses_or_fails_with_code_4(environ: dict[str, str]) -> None:
-    with no_hang():
-        try:
-            env = parse_env(environ)
-        except CniError as exc:
-            assert exc.code == 4, exc
-            return
+    env = _parsed_or_code_4(environ)
+    if env is None:
+        return
+    assert env.command == environ["CNI_COMMAND"]
     if env.container_id is not None:
         assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", env.container_id)
     if env.ifname is not None:
         assert IFNAME.match(env.ifname) and not set("/:%") & set(env.ifname)
     if env.netns is not None:
         assert env.netns.startswith("/") and env.netns.isprintable()
+    for key, value in env.args:
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+", key) and value.isprintable() and "=" not in value
+    for entry in env.path:
+        assert entry.isprintable()
+
+
+def test_the_environment_generator_reaches_acceptance_for_every_command() -> None:
+    """The property above is not vacuous: accepted environments are generated, for each command."""
+    for command in ENV_COMMANDS:
+        found = find(environments(), lambda e, c=command: e.get("CNI_COMMAND") == c and _parsed_or_code_4(e) is not None)
+        assert found["CNI_COMMAND"] == command
 
 
 @MANY

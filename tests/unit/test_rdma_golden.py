@@ -52,7 +52,7 @@ RXE_CAPS_6_1 = 0x01223C76  # 76 3c 22 01 00 00 00 00
 RXE_CAPS_6_12 = 0x000001C001223C76  # 76 3c 22 01 c0 01 00 00
 
 
-_NET_NS_FD = 68
+_DEV_INDEX, _DEV_NAME, _NET_NS_FD = 1, 2, 68
 _U32 = struct.Struct("=I")
 
 
@@ -390,5 +390,11 @@ def test_move_of_a_capable_device_is_acked(name: str, replay: Callable[..., Repl
 
 @pytest.mark.parametrize("kernel", golden.KERNELS)
 def test_rename_is_acked(kernel: str, replay: Callable[..., ReplaySocket]) -> None:
-    replay(kernel, "rdma_dev_set_rxe0_name")
-    rdma.RdmaHandle().rename_device(2, "rxe_renamed")
+    sock = replay(kernel, "rdma_dev_set_rxe0_name")
+    assert rdma.RdmaHandle().rename_device(2, "rxe_renamed") is None  # the kernel's ACK (error 0)
+    (frame,) = sock.sent  # one request, no lookup first: the caller gives the index
+    (iproute2,) = [tx for tx in golden.load(kernel, "rdma_dev_set_rxe0_name").sent(RDMA) if tx.nlmsgs[0].type == NLDEV_SET]
+    assert masked_request(frame) == masked_request(iproute2.data)
+    attrs = {n: frame[start:end] for n, start, end in iter_attrs(frame, NLMSG_HDRLEN, len(frame))}
+    assert attrs == {_DEV_INDEX: _U32.pack(2), _DEV_NAME: b"rxe_renamed\0"}
+
