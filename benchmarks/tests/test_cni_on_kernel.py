@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -26,6 +27,7 @@ from benchmarks.harness.interleave import Implementation, ImplementationFailed, 
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 REPO = Path(__file__).resolve().parents[2]
+CEILING_S = 60.0  # for "it did not hang": far above any healthy step on a loaded 2-core machine
 needs_go = pytest.mark.skipif(not GO_HOST_DEVICE.exists(), reason="Go host-device (containernetworking-plugins) not installed")
 
 
@@ -57,10 +59,27 @@ def test_spawned_plugins_see_the_nodes_namespace_and_fabricated_sysfs(node: Benc
     assert failed.start_ns < failed.end_ns
 
 
-def test_parallel_batches_overlap_and_sequential_ones_do_not(node: BenchNode) -> None:
-    sleeper = Job(("/bin/sleep", "0.4"), {"PATH": PLUGIN_PATH})
-    together = node.spawner.run([sleeper] * 3, parallel=3)
+# Each job checks in, then waits (up to a generous ceiling) until all three have checked in.
+RENDEZVOUS = """
+touch "$1/$$"
+n=0
+until [ "$(ls "$1" | wc -l)" -ge 3 ]; do
+  n=$((n + 1)); [ $n -lt 3000 ] || { echo "alone after 30 s" >&2; exit 1; }
+  sleep 0.01
+done
+"""
+
+
+def test_parallel_batches_overlap_and_sequential_ones_do_not(node: BenchNode, tmp_path: Path) -> None:
+    # Three jobs that can only finish together prove they ran at the same time, however slowly
+    # the machine schedules them; no wall-clock window is involved.
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+    rendezvous = Job(("/bin/sh", "-c", RENDEZVOUS, "rendezvous", str(meeting)), {"PATH": PLUGIN_PATH})
+    together = node.spawner.run([rendezvous] * 3, parallel=3)
+    assert [e.returncode for e in together] == [0, 0, 0], [e.stderr for e in together]
     assert max(e.start_ns for e in together) < min(e.end_ns for e in together)
+    sleeper = Job(("/bin/sleep", "0.05"), {"PATH": PLUGIN_PATH})
     in_turn = node.spawner.run([sleeper] * 3, parallel=1)
     assert all(later.start_ns >= earlier.end_ns for earlier, later in zip(in_turn, in_turn[1:]))
 
@@ -195,6 +214,14 @@ def test_peer_arguments_are_checked_before_anything_runs(tmp_path: Path) -> None
         assert done.returncode == 2 and "--peer" in done.stderr, bad
 
 
+def _pump_lines(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
+    """Every stderr line of ``proc`` into ``lines``, then ``None`` at its end."""
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        lines.put(line)
+    lines.put(None)
+
+
 def test_ctrl_c_removes_every_namespace_and_the_node_directory(tmp_path: Path) -> None:
     before = _netns_names()
     nodes_before = set(Path("/tmp").glob("hdb-node-*"))
@@ -202,21 +229,29 @@ def test_ctrl_c_removes_every_namespace_and_the_node_directory(tmp_path: Path) -
         [sys.executable, "-m", "benchmarks", "--quick", "--parts", "scale", "--out", str(tmp_path)],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    lines: queue.Queue[str | None] = queue.Queue()
+    pump = threading.Thread(target=_pump_lines, args=(proc, lines), daemon=True)
+    pump.start()
+    seen: list[str] = []
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ours = {n for n in _netns_names() - before if n.startswith("hdb-")}
-            if len(ours) >= 9 and proc.poll() is None:  # host + 8 pods: the node is built
-                break
-            time.sleep(0.05)
-        assert len(ours) >= 9, "the scale part never built its node"
-        time.sleep(0.5)  # let it get into the batches
+        # Interrupt once the first batch pair has been logged: the next batch is then running
+        # (the quick plan has several), whatever the machine's speed.
+        while not any(" N=" in line for line in seen):
+            line = lines.get(timeout=CEILING_S)  # queue.Empty: nothing logged for that long
+            assert line is not None, "the scale part ended before its first batch:\n" + "".join(seen)
+            seen.append(line)
+        ours = {n for n in _netns_names() - before if n.startswith("hdb-")}
+        assert len(ours) >= 9, "the scale part never built its node"  # host + 8 pods
         proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=60)
+        proc.wait(timeout=CEILING_S)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        pump.join(CEILING_S)
+    while not lines.empty():
+        seen.append(lines.get_nowait() or "")
+    err = "".join(seen)
     assert proc.returncode == 130, err[-2000:]
     assert not ours & _netns_names()
     assert not set(Path("/tmp").glob("hdb-node-*")) - nodes_before

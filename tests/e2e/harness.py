@@ -31,6 +31,10 @@ from tests.unit.sysfs_fixtures import FakeSysfs
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = REPO / ".venv" / "bin" / "python"
+# Upper bound for "it did not wait forever": far above any healthy plugin run, even on a loaded
+# 2-core CI machine, far below the harness's own 120 s subprocess timeout. Timing is never asserted
+# more tightly than this; what a test proves comes from events (log lines, codes, state).
+CEILING_S = 30.0
 
 
 def sh(cmd: list[str] | str, *, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -31,7 +31,7 @@ from deploy.node_install import (
     install,
     read_bundle,
 )
-from tests.e2e.harness import PYTHON, REPO, Node, PodmanSandbox, install_plugin
+from tests.e2e.harness import CEILING_S, PYTHON, REPO, Node, PodmanSandbox, install_plugin
 
 DEPLOY = REPO / "deploy"
 SCRIPT = """#!/bin/sh
@@ -142,7 +142,7 @@ def test_replacement_is_atomic_for_a_runtime_looking_at_it(tmp_path: Path, bundl
             # Let the watcher look at least once at every state: without this handshake a busy
             # machine may not schedule it between two installs, and it would see one build only.
             reads = len(seen) + len(problems)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + CEILING_S
             while len(seen) + len(problems) <= reads and time.monotonic() < deadline:
                 time.sleep(0.0005)
     finally:
@@ -284,7 +284,7 @@ def _node_install(args: list[str]) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([str(PYTHON), "-c", code, *args], cwd=REPO, capture_output=True, timeout=60)
 
 
-def _wait_until_handling(pid: int, sig: int, timeout: float = 10) -> None:
+def _wait_until_handling(pid: int, sig: int, timeout: float = CEILING_S) -> None:
     """Until the process has a handler for ``sig`` (SigCgt in /proc), so the signal is not lost."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -520,7 +520,7 @@ def test_idle_container_stops_at_once(image: tuple[PodmanSandbox, str]) -> None:
         f"--entrypoint /hostdev/amd-host-device {tag} wait >/dev/null && "
         "pid=$(podman inspect idle --format '{{.State.Pid}}') && n=0 && "
         "until [ $(( 0x$(sed -n 's/^SigCgt:[[:space:]]*//p' /proc/$pid/status) & 0x4000 )) -ne 0 ]; do "
-        "n=$((n + 1)); [ $n -lt 1000 ] || exit 3; sleep 0.01; done && "
+        f"n=$((n + 1)); [ $n -lt {int(CEILING_S * 100)} ] || exit 3; sleep 0.01; done && "
         "start=$(date +%s%N) && podman stop -t 20 idle >/dev/null && end=$(date +%s%N) && "
         "podman inspect idle --format '{{.State.ExitCode}}' && echo $(( (end - start) / 1000000 )) && podman rm idle >/dev/null"
     )
@@ -528,4 +528,4 @@ def test_idle_container_stops_at_once(image: tuple[PodmanSandbox, str]) -> None:
     assert proc.returncode == 0, proc.stderr.decode()
     exit_code, stop_ms = proc.stdout.decode().split()
     assert exit_code == "0"  # its own handler ended it, not podman's SIGKILL after -t 20
-    assert int(stop_ms) < 10_000
+    assert int(stop_ms) < 20_000  # podman's SIGKILL comes after -t 20 s
