@@ -15,6 +15,8 @@ Marker arguments, all optional:
     nics=("e1000", ...)     qemu NIC models instead of the default set
     module_options={"ib_core": "netns_mode=0"}
     timeout_s=60            this test's share of the group's time budget
+    host=True               the test runs on the host and boots guests itself (the tier's
+                            own plumbing, e.g. what a guest kernel crash does to a group)
 
 If the VM tier cannot be prepared or booted, its tests FAIL. HOSTDEV_VM=off skips them
 instead (for a developer's quick run only).
@@ -37,6 +39,7 @@ from _pytest.reports import TestReport
 
 if TYPE_CHECKING:
     from tests.vm.junit_results import CaseResult
+    from tests.vm.runner import GuestResult
 
 # Kept equal to runner.DEFAULT_NICS; the runner is imported only on the host, where it boots.
 DEFAULT_NICS = ("e1000", "virtio-net-pci")
@@ -53,6 +56,11 @@ def in_guest() -> bool:
 
 def vm_tier_disabled() -> bool:
     return os.environ.get("HOSTDEV_VM", "").lower() == "off"
+
+
+def runs_in_guest(item: pytest.Item) -> bool:
+    """A `vm` test that the host ships into a guest (not a `host=True` one)."""
+    return item.get_closest_marker("vm") is not None and not _marker_arguments(item).get("host", False)
 
 
 @dataclass(frozen=True)
@@ -171,9 +179,10 @@ def _guest_pytest_command(config: pytest.Config, nodeids: Sequence[str]) -> list
 
 def _run_group(config: pytest.Config, spec: BootSpec, items: Sequence[pytest.Item]) -> GroupRun:
     run = _boot_group_once(config, spec, items)
-    if run.failure is not None and not run.cases and run.emulator_died:
+    if run.emulator_died:
         # qemu itself aborted before the guest reported anything (seen once: a TCG assertion in
         # qemu 10's iotlb code). That is the emulator's fault, not the tests': boot once more.
+        # A guest kernel crash is never this: it may be ours, and a retry could hide it.
         _announce(config, f"{spec.label()}: qemu died before the guest reported; booting once more")
         run = _boot_group_once(config, spec, items)
     return GroupRun(run.cases, run.failure)
@@ -223,6 +232,18 @@ def _boot_group_once(config: pytest.Config, spec: BootSpec, items: Sequence[pyte
         f"{spec.label()} finished in {time.monotonic() - started:.1f}s "
         f"(guest exit {result.exit_code}, {result.kernel_release or 'kernel unknown'})",
     )
+    if result.kernel_crash is not None:
+        _announce(config, f"{spec.label()}: the guest kernel crashed; the group fails")
+    return judge_boot(result, cases)
+
+
+def judge_boot(result: GuestResult, cases: dict[tuple[str, str], CaseResult]) -> _Boot:
+    """What one boot means for its group: per-test results, a failure for the unreported, and
+    whether qemu itself died (the only case that earns a second boot)."""
+    if result.kernel_crash is not None:
+        # Whatever the junit file says, the whole group fails: the crash may come from any of
+        # its tests (or from the plugin after they reported), and it is never retried.
+        return _Boot({}, "the guest kernel crashed during this group\n" + result.describe_failure())
     failure = None
     if result.exit_code not in (0, 1) or not cases:
         failure = "the guest did not report this test\n" + result.describe_failure()
@@ -233,7 +254,7 @@ def _boot_group_once(config: pytest.Config, spec: BootSpec, items: Sequence[pyte
 def _group_run_for(item: pytest.Item, spec: BootSpec) -> GroupRun:
     runs = item.config.stash.setdefault(_group_runs, {})
     if spec not in runs:
-        members = [i for i in item.session.items if i.get_closest_marker("vm") and boot_spec(i) == spec]
+        members = [i for i in item.session.items if runs_in_guest(i) and boot_spec(i) == spec]
         runs[spec] = _run_group(item.config, spec, members)
     return runs[spec]
 
@@ -278,8 +299,13 @@ def _host_reports(item: pytest.Item) -> list[TestReport]:
     return [_report(item, "setup", "passed"), call, _report(item, "teardown", "passed")]
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("vm") is not None and not in_guest() and vm_tier_disabled():
+        pytest.skip("HOSTDEV_VM=off: VM tier disabled")  # host=True tests; the others never set up here
+
+
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
-    if in_guest() or item.get_closest_marker("vm") is None:
+    if in_guest() or not runs_in_guest(item):
         return None
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     for report in _host_reports(item):

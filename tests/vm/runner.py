@@ -44,6 +44,30 @@ PR_SET_PDEATHSIG = 1
 SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
+# What the guest kernel prints (at KERN_EMERG/ALERT, so `quiet` keeps it on the serial console)
+# when it dies or hits a kernel bug. With `oops=panic` every oops ends in a panic, and `panic=-1`
+# plus `-no-reboot` then ends qemu without an exit code: to the host that looks like qemu dying.
+# The oops headers come first and give the report its start; the panic line alone would do.
+# ("BUG: soft lockup" is not here: under TCG on a loaded host it is the host's doing.)
+KERNEL_CRASH_MARKERS = (
+    "Kernel panic - not syncing",
+    "Oops:",
+    "kernel BUG at",
+    "BUG: unable to handle",
+    "BUG: kernel NULL pointer dereference",
+)
+CRASH_CONTEXT_LINES = 80
+
+
+def kernel_crash(serial_log: str) -> str | None:
+    """The serial console from the first panic/oops/BUG line on (at most 80 lines), or None."""
+    lines = serial_log.splitlines()
+    for index, line in enumerate(lines):
+        if any(marker in line for marker in KERNEL_CRASH_MARKERS):
+            return "\n".join(lines[index : index + CRASH_CONTEXT_LINES])
+    return None
+
+
 @dataclass(frozen=True)
 class GuestResult:
     """What a boot produced. exit_code is None when the job never reported one."""
@@ -58,17 +82,28 @@ class GuestResult:
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0
+        return self.exit_code == 0 and self.kernel_crash is None
+
+    @property
+    def kernel_crash(self) -> str | None:
+        """The guest kernel's panic/oops report from the serial console, if it crashed."""
+        return kernel_crash(self.serial_log)
 
     def describe_failure(self) -> str:
         lines = []
+        crash = self.kernel_crash
+        if crash is not None:
+            lines.append("the guest kernel crashed (panic/oops/BUG on its console)")
         if self.error:
             lines.append(self.error)
         if self.exit_code is not None:
             lines.append(f"guest job exited with {self.exit_code}")
         lines.append("--- guest output (hvc0) ---")
         lines.append(self.output[-20000:])
-        if self.exit_code is None and self.serial_log:
+        if crash is not None:
+            lines.append("--- guest kernel crash (serial console) ---")
+            lines.append(crash)
+        elif self.exit_code is None and self.serial_log:
             lines.append("--- guest kernel console (last lines) ---")
             lines.append("\n".join(self.serial_log.splitlines()[-60:]))
         return "\n".join(lines)

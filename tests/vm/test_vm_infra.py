@@ -14,9 +14,11 @@ from _pytest.junitxml import mangle_test_address
 
 from tests.vm import junit_results
 from tests.vm.debian_packages import _parse_deb822
+from tests.vm.junit_results import CaseResult
 from tests.vm.kernel_image import compressed_payload, decompress_payload
+from tests.vm.plugin import judge_boot
 from tests.vm.prepare import GuestAssets, QemuInstall
-from tests.vm.runner import qemu_command, preserved_paths
+from tests.vm.runner import GuestResult, qemu_command, preserved_paths, run_in_guest
 
 
 @pytest.mark.parametrize(
@@ -133,3 +135,56 @@ def test_guest_nics_never_reach_the_host_network(tmp_path: Path, nics: tuple[str
     assert all(n.startswith("hubport,") and n.endswith(",hubid=0") for n in netdevs)
     assert not any(arg in ("-nic", "-net") for arg in argv)
     assert ("q35" in argv) == ("igb" in nics)
+
+
+PASSED = {("tests.vm.test_x", "test_y"): CaseResult("passed", "", "", "", "", 1.0)}
+
+
+@pytest.mark.vm(host=True)
+def test_a_guest_kernel_panic_fails_its_whole_group_and_is_never_retried() -> None:
+    # A real panic (sysrq "c"): with panic=-1 and -no-reboot qemu ends without an exit code,
+    # which is exactly what qemu itself dying looks like from outside.
+    result = run_in_guest("echo c > /proc/sysrq-trigger; echo survived", timeout_s=180)
+    assert (result.exit_code, result.timed_out) == (None, False), result.describe_failure()
+    assert "survived" not in result.output
+    assert result.kernel_crash is not None and "Kernel panic - not syncing: sysrq triggered crash" in result.kernel_crash
+    assert not result.ok
+    for cases in ({}, PASSED):  # the junit file may even say the tests passed before the crash
+        judged = judge_boot(result, cases)
+        assert not judged.emulator_died  # never a second boot
+        assert judged.cases == {}  # so every member of the group fails...
+        assert judged.failure is not None and "the guest kernel crashed" in judged.failure  # ...saying why
+        assert "sysrq triggered crash" in judged.failure
+
+
+def test_qemu_dying_without_a_guest_crash_is_the_one_case_booted_again() -> None:
+    quiet_console = "[    0.000000] Linux version 6.1.0-57-amd64\n[    3.1] random: crng init done\n"
+    died = GuestResult(exit_code=None, output="", error="guest stopped without reporting an exit code", serial_log=quiet_console)
+    assert died.kernel_crash is None
+    assert judge_boot(died, {}).emulator_died
+    timed_out = GuestResult(exit_code=None, output="", timed_out=True, serial_log=quiet_console)
+    assert not judge_boot(timed_out, {}).emulator_died
+    reported = GuestResult(exit_code=0, output="", serial_log=quiet_console)
+    judged = judge_boot(reported, PASSED)
+    assert (judged.cases, judged.failure, judged.emulator_died) == (PASSED, None, False)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[   14.233762] Kernel panic - not syncing: Fatal exception",
+        "[    9.1] Oops: 0002 [#1] PREEMPT SMP NOPTI",
+        "[    9.1] BUG: kernel NULL pointer dereference, address: 0000000000000010",
+        "[    9.1] BUG: unable to handle page fault for address: ffffffffc0a01000",
+        "[    9.1] kernel BUG at net/core/dev.c:11020!",
+    ],
+)
+def test_every_kind_of_kernel_crash_is_recognised(line: str) -> None:
+    log = f"[    1.0] booting\n{line}\n[    9.2] Call Trace:\n"
+    crash = GuestResult(exit_code=0, output="", serial_log=log).kernel_crash
+    assert crash is not None and crash.startswith(line) and "Call Trace" in crash
+
+
+def test_a_soft_lockup_under_a_loaded_host_is_not_a_crash() -> None:
+    log = "[   40.0] watchdog: BUG: soft lockup - CPU#0 stuck for 23s! [python3:212]\n"
+    assert GuestResult(exit_code=0, output="", serial_log=log).kernel_crash is None
