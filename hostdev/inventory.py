@@ -124,7 +124,7 @@ def _fill_from_pod(row: NicRow, record: Any) -> None:
         return
     with pod, Handle(pod) as inside:
         row.netns = record.netns
-        link = record.device.find(inside.links(), pod_index=record.pod_index, pod_name=record.pod_name)
+        link = record.device.find_in_pod(inside.links(), pod_index=record.pod_index, pod_name=record.pod_name)
         if link is not None:
             _fill_from_link(row, link, inside)
         row.rdma = list(record.rdma.moved) or row.rdma

@@ -92,8 +92,11 @@ def _attach_locked(
         raise CniError(DEVICE_BUSY, f"attachment {env.container_id}/{env.ifname} already exists", "run DEL first")
     _refuse_if_held(store, identity.id)
     link = host.link(index=identity.host_index)  # under the lock: the one we resolved, as it is now
-    if not identity.score(link) and link.name != identity.host_name:
+    if link.name != identity.host_name or link.kind != identity.kind or (identity.strong and not identity.proven_by(link)):
         raise CniError(INVALID_CONFIG, f"device {identity.id} changed while we waited for its lock")
+    problem = identity.host_problem()
+    if problem is not None:
+        log.warn(f"{problem} if the pod's netns dies before DEL; the device is attached all the same")
     target_name = env.ifname if conf.rename_to_ifname else link.name
     with Handle(pod) as inside:
         taken = inside.find_link(name=target_name)
@@ -155,7 +158,7 @@ def _refuse_if_held(store: StateStore, device_id: str) -> None:
 
 def _return_netdev(record: AttachmentRecord, inside: Handle, host: Handle, host_ns: NetNS, log: Log) -> None:
     identity = record.device
-    link = identity.find(inside.links(), pod_index=record.pod_index, pod_name=record.pod_name)
+    link = identity.find_in_pod(inside.links(), pod_index=record.pod_index, pod_name=record.pod_name)
     if link is not None:
         if link.up:
             inside.set_link(link.index, up=False)

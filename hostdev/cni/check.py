@@ -26,7 +26,7 @@ def check(env: CniEnv, conf: PluginConfig, log: Log) -> None:
     if pod is None:
         raise CniError(CHECK_FAILED, f"CNI_NETNS {env.netns} is not the namespace the device was moved into")
     with pod, Handle(pod) as inside:
-        link = record.device.find(inside.links(), pod_index=record.pod_index, pod_name=record.pod_name)
+        link = record.device.find_in_pod(inside.links(), pod_index=record.pod_index, pod_name=record.pod_name)
         if link is None:
             raise CniError(CHECK_FAILED, f"device {record.device.id} is not in the pod")
         if link.name != record.pod_name:

@@ -3,8 +3,9 @@
 ADD resolves the selector through sysfs and netlink in the host namespace. DEL, CHECK and GC
 cannot rely on sysfs (a netdev in a pod vanishes from the host's sysfs view) nor on names (a
 returned NIC may come back as ``dev<N>``, a pod may rename it) nor on the MAC (a pod may change
-it): they match on the most stable identity recorded at ADD — PCI parent from netlink, then the
-permanent MAC, then the ifindex the device had in the pod — see :meth:`DeviceIdentity.matches`.
+it). What proves a link is the device is what it cannot lose: its parent device (PCI function,
+auxiliary device, virtio device) and its permanent MAC, as netlink reports them, recorded at ADD
+— see :class:`DeviceIdentity`. Anything weaker is used only where it cannot pick up a stranger.
 """
 
 from __future__ import annotations
@@ -21,7 +22,19 @@ from hostdev.handle import Handle
 
 @record
 class DeviceIdentity:
-    """Everything that identifies one NIC, recorded before it is touched."""
+    """Everything that identifies one NIC, recorded before it is touched.
+
+    The rule (issue 16): a link is the device only if it is of the same kind (a bridge, veth,
+    bond or vlan is never a NIC, and a NIC never a veth) and carries every strong mark the
+    record holds — the parent device and the permanent MAC. On the host the ifindex is never
+    evidence: ifindexes restart after a reboot and a netns move keeps one when it is free, so a
+    host bridge or veth can sit at the number the device had. A record without strong marks
+    proves nothing on the host: :meth:`find_on_host` then finds nothing, and
+    :meth:`host_problem` says why. Virtual devices (test stand-ins; a configuration that names a
+    veth) have no strong marks at all: for them the kind and the MAC they had at ADD are the
+    identity. Inside the pod's own namespace (checked by st_dev/st_ino before it is used) the
+    ifindex the device got there is evidence too.
+    """
 
     id: str  # lock and state key: PCI address, auxiliary id, or "netdev-<name>"
     pci_address: str | None
@@ -30,7 +43,9 @@ class DeviceIdentity:
     mac: str | None
     host_name: str
     host_index: int
-    kind: str | None  # rtnl kind: set only for virtual stand-ins (veth, macvlan)
+    kind: str | None  # rtnl kind: set only for virtual devices (veth, macvlan); None for a NIC
+    parent_bus: str | None = None  # the parent device as netlink reports it: "pci", "auxiliary", "virtio"
+    parent_dev: str | None = None  # "0000:44:00.0", "mlx5_core.sf.2", "virtio3"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,43 +66,69 @@ class DeviceIdentity:
         return cls(
             id=text("id", False), pci_address=text("pci_address"), auxiliary_id=text("auxiliary_id"),
             perm_mac=text("perm_mac"), mac=text("mac"), host_name=text("host_name", False),
-            host_index=index, kind=text("kind"),
+            host_index=index, kind=text("kind"), parent_bus=text("parent_bus"), parent_dev=text("parent_dev"),
         )  # fmt: skip
 
-    def score(self, link: Link, *, pod_index: int | None = None, pod_name: str | None = None) -> int:
-        """How surely ``link`` is this device: 0 = not it. A PCI parent or permanent MAC, where
-        both sides have one, decides alone; otherwise ifindex, MAC and name add up (each can
-        change: the ifindex on a netns move, the MAC and name inside a pod)."""
-        # Only a parent on the PCI bus names a PCI function: virtio-net's parent is its virtio
-        # device ("virtio3", bus "virtio"), one level below the function.
-        if self.pci_address and link.parent_dev_name and link.parent_bus_name == "pci":
-            return 100 if link.parent_dev_name == self.pci_address else 0
-        if self.perm_mac and link.perm_mac:
-            return 100 if link.perm_mac == self.perm_mac else 0
-        if self.kind is not None and link.kind != self.kind:
-            return 0
+    @property
+    def strong(self) -> bool:
+        """Whether the record holds a mark that proves a link is the device anywhere."""
+        return bool(self.parent_dev and self.parent_bus) or bool(self.perm_mac)
+
+    def proven_by(self, link: Link) -> bool:
+        """``link`` is of the device's kind and carries every strong mark recorded (at least one)."""
+        if link.kind != self.kind or not self.strong:
+            return False
+        if self.parent_dev and (link.parent_bus_name, link.parent_dev_name) != (self.parent_bus, self.parent_dev):
+            return False
+        return not self.perm_mac or link.perm_mac == self.perm_mac
+
+    def host_problem(self) -> str | None:
+        """Why no host interface can ever be proven to be this device, or None."""
+        if self.strong or self.kind is not None:
+            return None
         return (
-            (4 if pod_index is not None and link.index == pod_index else 0)
-            + (2 if self.mac and link.mac == self.mac else 0)
-            + (1 if pod_name is not None and link.name == pod_name else 0)
+            f"the record of {self.id} holds no PCI or auxiliary parent and no permanent MAC: no host "
+            "interface can be proven to be it, so none is touched"
         )
 
-    def find(self, links: Iterable[Link], *, pod_index: int | None = None, pod_name: str | None = None) -> Link | None:
-        """The link that is this device; CniError(11) if two are equally likely."""
-        scored = sorted(
-            ((self.score(l, pod_index=pod_index, pod_name=pod_name), l) for l in links),
-            key=lambda pair: -pair[0],
-        )
-        if not scored or scored[0][0] == 0:
+    def matches_on_host(self, link: Link) -> bool:
+        """Proven by a strong mark; a virtual device by its kind and MAC. Never by ifindex or name."""
+        if self.strong:
+            return self.proven_by(link)
+        return self.kind is not None and link.kind == self.kind and self.mac is not None and link.mac == self.mac
+
+    def find_on_host(self, links: Iterable[Link]) -> Link | None:
+        """The host link that is this device; None when none is proven; CniError(11) for two."""
+        return self._one([l for l in links if self.matches_on_host(l)])
+
+    def find_in_pod(self, links: Iterable[Link], *, pod_index: int | None, pod_name: str | None) -> Link | None:
+        """The link in the pod's (verified) namespace that is this device: proven by a strong mark
+        where the record has one; else of the same kind and at the recorded pod ifindex or, for a
+        virtual device, with its MAC (the name only breaks ties)."""
+        if self.strong:
+            return self._one([l for l in links if self.proven_by(l)])
+        scored = []
+        for l in links:
+            if l.kind != self.kind:
+                continue
+            score = (4 if pod_index is not None and l.index == pod_index else 0) + (
+                2 if self.kind is not None and self.mac and l.mac == self.mac else 0
+            )
+            if score:
+                scored.append((score + (1 if pod_name is not None and l.name == pod_name else 0), l))
+        if not scored:
             return None
-        best = [l for score, l in scored if score == scored[0][0]]
-        if len(best) > 1:
+        top = max(score for score, _ in scored)
+        return self._one([l for score, l in scored if score == top])
+
+    def _one(self, candidates: list[Link]) -> Link | None:
+        if len(candidates) > 1:
             raise CniError(
                 TRY_AGAIN_LATER,
                 f"device {self.id} is ambiguous",
-                "several interfaces match it equally: " + ", ".join(f"{l.name}(#{l.index})" for l in best),
+                "several interfaces match it equally: " + ", ".join(f"{l.name}(#{l.index})" for l in candidates),
             )
-        return best[0]
+        return candidates[0] if candidates else None
 
 
 @record
@@ -190,4 +231,6 @@ def _identity(link: Link, device_id: str, aux_id: str | None, bdf: str | None) -
         host_name=link.name,
         host_index=link.index,
         kind=link.kind,
+        parent_bus=link.parent_bus_name if link.parent_dev_name else None,
+        parent_dev=link.parent_dev_name if link.parent_bus_name else None,
     )

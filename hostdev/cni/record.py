@@ -66,9 +66,14 @@ class AttachmentRecord:
             snapshot = data["snapshot"]
             if not isinstance(snapshot, dict):
                 raise ValueError("snapshot is not an object")
+            device = DeviceIdentity.from_dict(data["device"])
+            link = LinkSnapshot.from_dict(snapshot)
+            if device.parent_dev is None and link.parent_dev_name and link.parent_bus_name:
+                # written before the identity kept the parent: the snapshot has it, from the same moment
+                device = replace(device, parent_bus=link.parent_bus_name, parent_dev=link.parent_dev_name)
             record = cls(
-                device=DeviceIdentity.from_dict(data["device"]),
-                snapshot=LinkSnapshot.from_dict(snapshot),
+                device=device,
+                snapshot=link,
                 netns=_str(data["netns"]),
                 netns_id=(netns_id[0], netns_id[1]),
                 pod_name=_str(data["podName"]),

@@ -3,7 +3,8 @@
 Where the device is depends on what happened since ADD: still in the live pod; back on the host
 already (the pod's netns died and the kernel returned the NIC — under its pod-side name or
 ``dev<N>`` — or an earlier DEL got halfway); or on its way back (the netns is being torn down and
-the kernel has not finished). We look in that order, by stable identity, never by name alone.
+the kernel has not finished). We look in that order. On the host only a link proven to be the
+device is touched (see DeviceIdentity): never one that merely has its name or old ifindex.
 """
 
 from __future__ import annotations
@@ -59,13 +60,19 @@ def restore(
 ) -> Outcome:
     identity = record.device
     pod = open_pod_netns(pod_path, record)
+    link = None
     try:
         if pod is not None:
-            _bring_back_from_pod(record, pod, host_ns, host, state_dir, log)
+            link = _bring_back_from_pod(record, pod, host_ns, host, state_dir, log)
     finally:
         if pod is not None:
             pod.close()
-    link = identity.find(host.links(), pod_index=record.pod_index, pod_name=record.pod_name)
+    if link is None:
+        problem = identity.host_problem()
+        if problem is not None:
+            log.error(f"{problem}; state kept: restore {identity.host_name} by hand, then delete the record")
+            return "pending"
+        link = identity.find_on_host(host.links())
     if link is None:
         # Even a "prepared" record may have moved: a crash can fall between the move and the
         # state update that records it.
@@ -78,12 +85,16 @@ def restore(
     return "restored"
 
 
-def _bring_back_from_pod(record: AttachmentRecord, pod: NetNS, host_ns: NetNS, host: Handle, state_dir: str, log: Log) -> None:
+def _bring_back_from_pod(
+    record: AttachmentRecord, pod: NetNS, host_ns: NetNS, host: Handle, state_dir: str, log: Log
+) -> Link | None:
+    """Move the device from the pod to the host; the host link it became (we moved it: that
+    proves it), or None if it is not in the pod."""
     identity = record.device
     with Handle(pod) as inside:
-        link = identity.find(inside.links(), pod_index=record.pod_index, pod_name=record.pod_name)
+        link = identity.find_in_pod(inside.links(), pod_index=record.pod_index, pod_name=record.pod_name)
         if link is None:
-            return  # not in the pod: back on the host already, or on its way
+            return None  # not in the pod: back on the host already, or on its way
         _check_host_name_free(record, host)
         rdma_step.move_back(record.rdma.moved, pod, host_ns, log)
         crash_point("del:after-rdma-move", state_dir)
@@ -102,12 +113,13 @@ def _bring_back_from_pod(record: AttachmentRecord, pod: NetNS, host_ns: NetNS, h
             raise
         log.info(f"moved {link.name} back to the host as {identity.host_name}")
         crash_point("del:after-netdev-move", state_dir)
+        return host.link(name=new_name or link.name)
 
 
 def _check_host_name_free(record: AttachmentRecord, host: Handle) -> None:
     identity = record.device
     holder = host.find_link(name=identity.host_name)
-    if holder is not None and identity.score(holder, pod_index=record.pod_index) < 100 and holder.mac != identity.mac:
+    if holder is not None and not identity.matches_on_host(holder):
         raise CniError(
             TRY_AGAIN_LATER,
             f"cannot return {identity.id}: interface {identity.host_name} (ifindex {holder.index}) now exists on the host",
@@ -141,7 +153,7 @@ def wait_for_return(host: Handle, record: AttachmentRecord, timeout_s: float) ->
     try:
         events.bind((0, RTMGRP_LINK))  # subscribe before looking, so no arrival can slip between
         while True:
-            link = identity.find(host.links(), pod_index=record.pod_index, pod_name=record.pod_name)
+            link = identity.find_on_host(host.links())
             remaining = deadline - time.monotonic()
             if link is not None or remaining <= 0:
                 return link

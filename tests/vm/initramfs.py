@@ -38,6 +38,7 @@ BOOT_MODULES: tuple[str, ...] = (
     "ib_uverbs",
     "rdma_rxe",
     "veth",
+    "bridge",  # host bridges that must never be taken for a NIC (test_vm_identity)
 )
 
 # 9p's largest message size that virtio transport accepts on these kernels.
