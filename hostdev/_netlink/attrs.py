@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import struct
 from hostdev._record import record
-from enum import IntEnum
 TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
 if TYPE_CHECKING:
     from typing import Callable, Iterable
@@ -20,7 +19,10 @@ from hostdev._netlink.wire import ATTR_HEADER, NLA_F_NESTED, NLA_HDRLEN, NLA_TYP
 Buffer = bytes | bytearray | memoryview
 
 
-class Kind(IntEnum):
+class Kind:
+    """How an attribute's payload is laid out. Plain ints, not an ``enum``: importing ``enum``
+    (and the ``functools`` and ``collections`` it pulls in) costs the CNI binary ~5 ms a call."""
+
     U8 = 1
     U16 = 2
     U32 = 3
@@ -34,6 +36,8 @@ class Kind(IntEnum):
     BE16 = 11  # network byte order (ports)
     PAD = 12  # alignment filler before u64 values; never decoded
 
+
+KIND_NAMES = {value: name for name, value in vars(Kind).items() if name.isupper()}
 
 _FIXED = {
     Kind.U8: struct.Struct("=B"),
@@ -51,7 +55,7 @@ _U64 = _FIXED[Kind.U64]
 class Attr:
     number: int
     name: str
-    kind: Kind
+    kind: int  # a Kind
     nested: AttrSet | None = None
 
 
@@ -128,26 +132,26 @@ class AttrSet:
             try:
                 return fixed.pack(value)
             except struct.error:  # out of range or not an int: a caller's mistake, not ours
-                raise ValueError(f"{self.prefix}{attr.name}: {value!r} does not fit {kind.name}") from None
-        if kind is Kind.STRING:
+                raise ValueError(f"{self.prefix}{attr.name}: {value!r} does not fit {KIND_NAMES[kind]}") from None
+        if kind == Kind.STRING:
             if not isinstance(value, str):
                 raise TypeError(f"{self.prefix}{attr.name} takes a str")
             return value.encode("utf-8", "surrogateescape") + b"\0"
-        if kind is Kind.BINARY:
+        if kind == Kind.BINARY:
             if not isinstance(value, (bytes, bytearray, memoryview)):
                 raise TypeError(f"{self.prefix}{attr.name} takes bytes")
             return bytes(value)
-        if kind is Kind.NEST:
+        if kind == Kind.NEST:
             if isinstance(value, (bytes, bytearray, memoryview)):
                 return bytes(value)
             if attr.nested is None:
                 raise TypeError(f"{self.prefix}{attr.name} has no table: pass encoded bytes")
             return attr.nested.encode(value)  # type: ignore[arg-type]
-        if kind is Kind.UINT:
+        if kind == Kind.UINT:
             if not isinstance(value, int) or not 0 <= value < 1 << 64:
                 raise ValueError(f"{self.prefix}{attr.name}: {value!r} does not fit UINT")
             return _U32.pack(value) if value <= 0xFFFFFFFF else _U64.pack(value)
-        if kind is Kind.FLAG:
+        if kind == Kind.FLAG:
             return b""
         raise TypeError(f"{self.prefix}{attr.name} cannot be encoded")
 
@@ -166,15 +170,15 @@ def _value_decoder(name: str, attr: Attr) -> Callable[[Buffer, int, int], object
             return unpack(buf, start)[0]
 
         return fixed_value
-    if kind is Kind.STRING:
+    if kind == Kind.STRING:
         return decode_string
     nested = attr.nested
-    if kind is Kind.BINARY or (kind is Kind.NEST and nested is None):
+    if kind == Kind.BINARY or (kind == Kind.NEST and nested is None):
         return lambda buf, start, end: bytes(buf[start:end])
-    if kind is Kind.NEST:
+    if kind == Kind.NEST:
         assert nested is not None
         return lambda buf, start, end: nested.decode(buf, start, end)
-    if kind is Kind.UINT:
+    if kind == Kind.UINT:
 
         def uint_value(buf: Buffer, start: int, end: int) -> object:
             if end - start == 4:
@@ -184,7 +188,7 @@ def _value_decoder(name: str, attr: Attr) -> Callable[[Buffer, int, int], object
             raise DecodeError(f"{name}: {end - start} bytes, expected 4 or 8")
 
         return uint_value
-    if kind is Kind.FLAG:
+    if kind == Kind.FLAG:
         return lambda buf, start, end: True
     return lambda buf, start, end: None  # Kind.PAD: alignment filler, its bytes mean nothing
 

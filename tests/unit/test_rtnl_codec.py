@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from hostdev.errors import DecodeError
 from hostdev._netlink import rtnl_addr, rtnl_link, rtnl_route
-from hostdev._netlink.attrs import encode_attr
+from hostdev._netlink.attrs import Kind, encode_attr
 from hostdev._netlink.rtnl_addr import Address, address_body, decode_address
 from hostdev._netlink.rtnl_link import Link, check_ifname, decode_link, parse_mac, set_link_body
 from hostdev._netlink.rtnl_route import USER_ROUTE_FLAGS, Route, decode_route, route_body
@@ -105,7 +105,7 @@ def addresses(draw: st.DrawFn) -> Address:
     )
 
 
-RTAX_INT_METRICS = sorted(n for n, a in RTAX.by_number.items() if a.kind.name == "U32")
+RTAX_INT_METRICS = sorted(n for n, a in RTAX.by_number.items() if a.kind == Kind.U32)
 
 
 @st.composite
