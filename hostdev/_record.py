@@ -177,23 +177,53 @@ def _plain(value: object) -> object:
 
 
 class _NamedTupleMeta(type):
-    """``class X(NamedTuple): a: int`` built on ``collections.namedtuple``, without ``typing``
-    (whose import, and its NamedTuple machinery, cost the CNI binary start-up time)."""
+    """``class X(NamedTuple): a: int`` as a tuple subclass with one property per field, without
+    ``typing`` nor ``collections`` (``collections.namedtuple`` imports seven modules and compiles
+    each class's ``__new__`` with ``eval``: both cost the CNI binary start-up time)."""
 
     def __new__(mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> Any:
         if namespace.get("_is_namedtuple_root"):
             return super().__new__(mcls, name, bases, namespace)
-        import collections
+        from _operator import itemgetter  # builtin, already loaded: costs nothing
 
         names = tuple(namespace.get("__annotations__", {}))
-        defaults = [namespace[n] for n in names if n in namespace]
-        cls = collections.namedtuple(name, names, defaults=defaults or None, module=namespace.get("__module__"))  # type: ignore[misc]
-        skip = set(names) | {"__annotations__", "__module__", "__qualname__", "__dict__", "__weakref__"}
-        for key, value in namespace.items():
-            if key not in skip:
-                setattr(cls, key, value)
-        cls.__qualname__ = namespace.get("__qualname__", name)
-        return cls
+        defaults = {n: namespace[n] for n in names if n in namespace}
+        members = {key: value for key, value in namespace.items() if key not in names and key != "__annotations__"}
+        members.update(
+            __slots__=(), _fields=names, _field_defaults=defaults, __match_args__=names,
+            __new__=_tuple_new(name, names, defaults), __repr__=_tuple_repr, __getnewargs__=lambda self: tuple(self),
+            _asdict=lambda self: dict(zip(names, self)), _replace=lambda self, **changes: type(self)(**{**dict(zip(names, self)), **changes}),
+        )  # fmt: skip
+        for index, field_name in enumerate(names):
+            members[field_name] = property(itemgetter(index), doc=f"field {index}: {field_name}")
+        return type(name, (tuple,), members)
+
+
+def _tuple_new(name: str, names: tuple[str, ...], defaults: dict[str, object]) -> Callable[..., Any]:
+    count = len(names)
+
+    def __new__(cls: type, *args: object, **kwargs: object) -> Any:
+        if len(args) == count and not kwargs:
+            return tuple.__new__(cls, args)
+        if len(args) > count:
+            raise TypeError(f"{name}() takes {count} positional arguments but {len(args)} were given")
+        values = list(args)
+        for field_name in names[len(args):]:
+            if field_name in kwargs:
+                values.append(kwargs.pop(field_name))
+            elif field_name in defaults:
+                values.append(defaults[field_name])
+            else:
+                raise TypeError(f"{name}() missing required argument: {field_name!r}")
+        if kwargs:
+            raise TypeError(f"{name}() got an unexpected or repeated keyword argument {next(iter(kwargs))!r}")
+        return tuple.__new__(cls, values)
+
+    return __new__
+
+
+def _tuple_repr(self: Any) -> str:
+    return f"{type(self).__name__}(" + ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self)) + ")"
 
 
 class NamedTuple(metaclass=_NamedTupleMeta):

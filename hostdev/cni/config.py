@@ -52,10 +52,10 @@ JSON ``null`` counts as the key being absent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from hostdev._record import field, record
 TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Literal, TypeVar
     RdmaMode = Literal["auto", "required", "skip"]
     LogLevel = Literal["error", "warn", "info", "debug"]

@@ -19,7 +19,9 @@ Stricter than ``json.loads`` in the ways that matter for input from another prog
 from __future__ import annotations
 
 from hostdev import _json as json  # json without `re`: see hostdev/_json.py
-from collections.abc import Iterable
+TYPE_CHECKING = False  # annotations only: collections.abc would import collections (7 modules)
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 from .errors import DECODE_FAILURE, CniError
 

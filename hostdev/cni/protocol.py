@@ -13,7 +13,9 @@ hand-written configuration would hide the mistake.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+TYPE_CHECKING = False  # annotations only: collections.abc would import collections (7 modules)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 from hostdev._record import record
 
 from .decode import MAX_CONFIG_BYTES, MAX_NESTING, decode_config

@@ -24,7 +24,9 @@ configuration claims, because runtimes and earlier plugins are not always consis
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+TYPE_CHECKING = False  # annotations only: collections.abc would import collections (7 modules)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 from .errors import INCOMPATIBLE_VERSION, INVALID_CONFIG, CniError
 from .inet import family_of, parse_cidr, parse_ip

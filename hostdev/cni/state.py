@@ -40,9 +40,9 @@ from hostdev import _json as json  # json without `re`: see hostdev/_json.py
 import os
 import stat
 import time
-from collections.abc import Iterator
 TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import NamedTuple
 else:
     from hostdev._record import NamedTuple
