@@ -7,7 +7,7 @@ interface's own address and ``IFA_ADDRESS`` the peer (equal to it when there is 
 
 from __future__ import annotations
 
-import socket
+import _socket  # inet_pton/ntop without socket.py (selectors, enum, array)
 from hostdev._record import record
 
 from hostdev._netlink.attrs import Buffer
@@ -50,7 +50,7 @@ _ADDR_LEN = {AF_INET: 4, AF_INET6: 16}
 
 @record
 class Address:
-    """One interface address, in text form (``socket.inet_ntop``) so it serialises as is."""
+    """One interface address, in text form (``_socket.inet_ntop``) so it serialises as is."""
 
     family: int
     address: str  # the interface's own address (IPv4: IFA_LOCAL; IPv6: IFA_ADDRESS or IFA_LOCAL)
@@ -116,7 +116,7 @@ def decode_address(buf: Buffer, msg: MessageHeader) -> Address:
 def ntop(family: int, raw: bytes) -> str:
     if len(raw) != _ADDR_LEN.get(family, -1):
         raise DecodeError(f"address of {len(raw)} bytes for family {family}")
-    return socket.inet_ntop(family, raw)
+    return _socket.inet_ntop(family, raw)
 
 
 def family_of(text: str) -> int:
@@ -125,7 +125,7 @@ def family_of(text: str) -> int:
 
 def pton(family: int, text: str) -> bytes:
     try:
-        return socket.inet_pton(family, text)
+        return _socket.inet_pton(family, text)
     except OSError:
         raise ValueError(f"not an IPv{4 if family == AF_INET else 6} address: {text[:64]!r}") from None
 

@@ -6,7 +6,7 @@ so callers can tell it was there and what they are not restoring.
 
 from __future__ import annotations
 
-import socket
+import _socket  # inet_pton/ntop without socket.py (selectors, enum, array)
 from hostdev._record import record
 
 from hostdev._netlink.attrs import Buffer
@@ -132,12 +132,12 @@ def _text(family: int, raw: object) -> str | None:
         return None
     if len(raw) != _ADDR_LEN.get(family, -1):
         raise DecodeError(f"route address of {len(raw)} bytes for family {family}")
-    return socket.inet_ntop(family, raw)
+    return _socket.inet_ntop(family, raw)
 
 
 def _pton(family: int, text: str) -> bytes:
     try:
-        return socket.inet_pton(family, text)
+        return _socket.inet_pton(family, text)
     except OSError:
         raise ValueError(f"not an address of family {family}: {text[:64]!r}") from None
 

@@ -9,7 +9,7 @@ decoder, so nothing is copied that is not kept.
 
 from __future__ import annotations
 
-import socket as _socket
+import _socket  # the C module: socket.py would add selectors, enum and array, unused here
 TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
 if TYPE_CHECKING:
     from typing import Callable, TypeVar

@@ -2,7 +2,7 @@
 
 Used to validate the addresses in results and to find the peer of a point-to-point address.
 IPv4 is parsed by hand (dotted decimal only: no leading zeros, no ``inet_aton`` shorthands
-such as ``10.1``); IPv6 goes through ``socket.inet_pton``, imported on first use.
+such as ``10.1``); IPv6 goes through ``_socket.inet_pton``, imported on first use.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ def format_ip(family: int, value: int) -> str:
     """Text of an address: dotted decimal, or RFC 5952 compressed lower-case IPv6."""
     if family == 4:
         return ".".join(str((value >> shift) & 0xFF) for shift in (24, 16, 8, 0))
-    import socket
+    import _socket
 
-    return socket.inet_ntop(socket.AF_INET6, value.to_bytes(16, "big"))
+    return _socket.inet_ntop(_socket.AF_INET6, value.to_bytes(16, "big"))
 
 
 def family_of(text: str) -> int:
@@ -71,12 +71,12 @@ def _parse_ipv4(text: str) -> int:
 
 
 def _parse_ipv6(text: str) -> int:
-    import socket
+    import _socket
 
     if not text.isascii() or "%" in text:
         raise ValueError(f"{text!r} is not an IPv6 address")
     try:
-        packed = socket.inet_pton(socket.AF_INET6, text)
+        packed = _socket.inet_pton(_socket.AF_INET6, text)
     except OSError:
         raise ValueError(f"{text!r} is not an IPv6 address") from None
     return int.from_bytes(packed, "big")

@@ -59,12 +59,12 @@ def plan(policy: str, sysfs_devices: tuple[str, ...], netdev_index: int, log: Lo
 
 def _kernel_has_rdma() -> bool:
     """One socket() call, before importing the RDMA codec: most CNI calls on most nodes end here."""
-    import socket
+    import _socket  # the C module: socket.py imports selectors, enum and array
 
     from hostdev._netlink.wire import NETLINK_RDMA
 
     try:
-        socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_RDMA).close()
+        _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, NETLINK_RDMA).close()
     except OSError:
         return False
     return True

@@ -10,8 +10,6 @@ device is touched (see DeviceIdentity): never one that merely has its name or ol
 from __future__ import annotations
 
 import errno
-import select
-import socket
 import time
 TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
 if TYPE_CHECKING:
@@ -147,9 +145,12 @@ def wait_for_return(host: Handle, record: AttachmentRecord, timeout_s: float) ->
     The netns teardown runs asynchronously in the kernel (``cleanup_net``), so there is nothing to
     wait *on* but the device's arrival: we listen for link events and look again on each one.
     """
+    import _socket  # the C module: socket.py imports selectors, enum and array
+    import select  # both only here: a dead netns is the rare DEL
+
     identity = record.device
     deadline = time.monotonic() + timeout_s
-    events = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
+    events = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, NETLINK_ROUTE)
     try:
         events.bind((0, RTMGRP_LINK))  # subscribe before looking, so no arrival can slip between
         while True:
