@@ -13,7 +13,12 @@ The common path costs one dictionary lookup.
 from __future__ import annotations
 
 import os
-import signal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from signal import SIGKILL
+else:  # the C module, loaded with the interpreter: `signal` itself builds enums at import
+    from _signal import SIGKILL
 
 ENV = "HOSTDEV_TEST_FAULT"
 MARKER = ".test-faults-enabled"
@@ -47,7 +52,7 @@ def crash_point(point: str, state_dir: str) -> None:
     if armed != point or not _enabled(state_dir):
         return
     if action == "kill":
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), SIGKILL)
     if action == "fail":
         raise InjectedFault(f"injected failure at {point}")
 

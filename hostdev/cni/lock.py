@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import math
 import os
 import time
-from types import TracebackType
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import TracebackType
 
 from .state import (
     DEFAULT_STATE_ROOT,
@@ -58,7 +60,7 @@ class _FileLock:
         self, root: str, name: str, what: str, timeout_s: float, *, exclusive: bool,
         device_id: str | None,
     ) -> None:
-        if not (isinstance(timeout_s, (int, float)) and math.isfinite(timeout_s) and timeout_s >= 0):
+        if not (isinstance(timeout_s, (int, float)) and 0 <= timeout_s < float("inf")):  # NaN fails too
             raise ValueError(f"lock timeout must be a finite number >= 0, got {timeout_s!r}")
         self.root = normalize_root(root)
         self.path = os.path.join(self.root, LOCKS_DIR, name)
