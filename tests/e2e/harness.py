@@ -76,11 +76,17 @@ class Node:
         self.ip("link set lo up")
 
     # --- setup ---
+    def _ip_in(self, ns: str | None) -> str:
+        """``ip`` in netns ``ns``: a name (``ip -n``), or a path such as ``/proc/PID/ns/net``
+        for a namespace that has no name here (a runtime's pod netns)."""
+        ns = ns or self.host
+        return f"nsenter --net={shlex.quote(ns)} ip" if ns.startswith("/") else f"ip -n {ns}"
+
     def ip(self, args: str, ns: str | None = None) -> str:
-        return sh(f"ip -n {ns or self.host} {args}").stdout.decode()
+        return sh(f"{self._ip_in(ns)} {args}").stdout.decode()
 
     def ip_json(self, args: str, ns: str | None = None) -> Any:
-        return json.loads(sh(f"ip -j -n {ns or self.host} {args}").stdout or b"[]")
+        return json.loads(sh(f"{self._ip_in(ns)} -j {args}").stdout or b"[]")
 
     def add_nic(
         self, name: str, bdf: str, *, addrs: tuple[str, ...] = (), mtu: int | None = None, up: bool = True,
@@ -188,7 +194,7 @@ class Node:
         }
 
     def has_link(self, name: str, ns: str | None = None) -> bool:
-        return sh(f"ip -n {ns or self.host} link show dev {name}", check=False).returncode == 0
+        return sh(f"{self._ip_in(ns)} link show dev {name}", check=False).returncode == 0
 
     def state_files(self) -> list[str]:
         root = self.state_dir / "networks"
@@ -320,11 +326,11 @@ cni_plugin_dirs = {plugin_dirs}
 network_config_dir = "{net_dir}"
 """
 
-# Runs inside a private mount namespace: fresh tmpfs over what podman, runc and libcni write
-# outside their configured directories (netns files, locks, runtime state, libcni's result cache),
-# so nothing of it outlives the namespace; with a node, its fabricated sysfs (with the real
-# cgroup hierarchy grafted in, which podman needs) goes over /sys, as in Node.run.
-_SANDBOX_SCRIPT = """\
+# Runs inside a private mount namespace: fresh tmpfs over what a runtime, runc and libcni write
+# outside their configured directories (netns files, locks, runtime state, shim sockets, libcni's
+# result cache), so nothing of it outlives the namespace; with a node, its fabricated sysfs (with
+# the real cgroup hierarchy grafted in, which runtimes need) goes over /sys, as in Node.run.
+PRIVATE_MOUNTS_SCRIPT = """\
 set -e
 mount -t tmpfs -o mode=0755 hostdev-run /run
 mount -t tmpfs -o mode=1777 hostdev-shm /dev/shm
@@ -335,6 +341,63 @@ if [ -n "$HOSTDEV_SYSFS" ]; then
 fi
 exec "$@"
 """
+
+
+class VarLibCniMountPoint:
+    """/var/lib/cni must exist to mount a private tmpfs over it; made (and removed again) only
+    when the machine has none."""
+
+    def __init__(self) -> None:
+        self.made = not os.path.isdir("/var/lib/cni")
+        if self.made:
+            os.makedirs("/var/lib/cni", mode=0o755)
+
+    def remove(self) -> None:
+        if self.made:
+            try:
+                os.rmdir("/var/lib/cni")
+            except OSError:
+                pass
+
+
+class TestCgroup:
+    """A cgroup of the test's own below the root of every mounted hierarchy (v1 and v2), given
+    to a runtime as the containers' cgroup parent. ``remove()`` kills what is left in it (by
+    pid: only processes in these cgroups) and removes the cgroups."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    def __init__(self, prefix: str = "hostdev-test") -> None:
+        self.parent = f"/{prefix}-{secrets.token_hex(4)}"
+
+    def pids(self) -> list[int]:
+        pids: set[int] = set()
+        for base in self._dirs():
+            for dirpath, _dirs, _files in os.walk(base):
+                with open(os.path.join(dirpath, "cgroup.procs")) as f:
+                    pids.update(int(line) for line in f if line.strip())
+        return sorted(pids)
+
+    def remove(self) -> None:
+        import time
+
+        deadline = time.monotonic() + 5
+        while (pids := self.pids()) and time.monotonic() < deadline:
+            for pid in pids:
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)  # a killed process leaves its cgroup a moment after the signal
+        for base in self._dirs():
+            for dirpath, _dirs, _files in sorted(os.walk(base), key=lambda w: -len(w[0])):
+                os.rmdir(dirpath)
+
+    def _dirs(self) -> list[str]:
+        with open("/proc/self/mountinfo") as f:
+            mounts = [line.split() for line in f]
+        points = [m[4] for m in mounts if m[m.index("-") + 1] in ("cgroup", "cgroup2")]
+        return [p + self.parent for p in points if os.path.isdir(p + self.parent)]
 
 
 class PodmanSandbox:
@@ -351,13 +414,12 @@ class PodmanSandbox:
         self.net_dir = work / "net.d"
         self.net_dir.mkdir()
         (work / "tmp").mkdir()
-        self.cgroup_parent = f"/hostdev-test-{secrets.token_hex(4)}"
+        self.cgroup = TestCgroup()
+        self.cgroup_parent = self.cgroup.parent
         dirs = json.dumps([str(d) for d in plugin_dirs])
         (work / "containers.conf").write_text(PODMAN_CONTAINERS_CONF.format(plugin_dirs=dirs, net_dir=self.net_dir))
         (work / "storage.conf").write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{work}/root"\nrunroot = "{work}/runroot"\n')
-        self._made_var_lib_cni = not os.path.isdir("/var/lib/cni")
-        if self._made_var_lib_cni:  # a mount point for the tmpfs; removed again in cleanup()
-            os.makedirs("/var/lib/cni", mode=0o755)
+        self._var_lib_cni = VarLibCniMountPoint()
         if node is not None:
             (node.sysfs.root / "fs" / "cgroup").mkdir(parents=True, exist_ok=True)
 
@@ -377,7 +439,7 @@ class PodmanSandbox:
         }
         environ.update(env or {})
         prefix = ["nsenter", f"--net=/run/netns/{self.node.host}"] if self.node is not None else []
-        args = [*prefix, "unshare", "--mount", "--propagation", "private", "sh", "-c", _SANDBOX_SCRIPT, "sh", *cmd]
+        args = [*prefix, "unshare", "--mount", "--propagation", "private", "sh", "-c", PRIVATE_MOUNTS_SCRIPT, "sh", *cmd]
         return subprocess.run(args, capture_output=True, env=environ, timeout=timeout)
 
     def podman(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
@@ -385,39 +447,12 @@ class PodmanSandbox:
 
     def cgroup_pids(self) -> list[int]:
         """Processes left in this sandbox's cgroups (containers, conmon)."""
-        pids: set[int] = set()
-        for base in self._cgroup_dirs():
-            for dirpath, _dirs, _files in os.walk(base):
-                with open(os.path.join(dirpath, "cgroup.procs")) as f:
-                    pids.update(int(line) for line in f if line.strip())
-        return sorted(pids)
+        return self.cgroup.pids()
 
     def cleanup(self) -> None:
-        import time
-
-        deadline = time.monotonic() + 5
-        while (pids := self.cgroup_pids()) and time.monotonic() < deadline:
-            for pid in pids:  # only processes in this sandbox's own cgroups
-                try:
-                    os.kill(pid, 9)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.01)  # a killed process leaves its cgroup a moment after the signal
-        for base in self._cgroup_dirs():
-            for dirpath, _dirs, _files in sorted(os.walk(base), key=lambda w: -len(w[0])):
-                os.rmdir(dirpath)
-        if self._made_var_lib_cni:
-            try:
-                os.rmdir("/var/lib/cni")
-            except OSError:
-                pass
+        self.cgroup.remove()
+        self._var_lib_cni.remove()
         shutil.rmtree(self.work, ignore_errors=True)
-
-    def _cgroup_dirs(self) -> list[str]:
-        with open("/proc/self/mountinfo") as f:
-            mounts = [line.split() for line in f]
-        points = [m[4] for m in mounts if m[m.index("-") + 1] in ("cgroup", "cgroup2")]
-        return [p + self.cgroup_parent for p in points if os.path.isdir(p + self.cgroup_parent)]
 
 
 def busybox_rootfs(root: Path, applets: tuple[str, ...] = ("sh", "ip", "cat", "ls")) -> Path:
