@@ -19,6 +19,7 @@ from hostdev.cni.device import ResolvedDevice, UserspaceDevice, resolve
 from hostdev.cni.errors import INVALID_CONFIG, INVALID_ENVIRONMENT, CniError
 from hostdev.cni.faults import crash_point
 from hostdev.cni.lock import DeviceLock
+from hostdev.cni.pod_interface import renames_to_ifname
 from hostdev.cni.log import Log
 from hostdev.cni.protocol import CniEnv
 from hostdev.cni.record import AttachmentRecord, RdmaRecord
@@ -97,7 +98,7 @@ def _attach_locked(
     problem = identity.host_problem()
     if problem is not None:
         log.warn(f"{problem} if the pod's netns dies before DEL; the device is attached all the same")
-    target_name = env.ifname if conf.rename_to_ifname else link.name
+    target_name = env.ifname if renames_to_ifname(conf, env) else link.name
     with Handle(pod) as inside:
         taken = inside.find_link(name=target_name)
         if taken is not None:

@@ -25,9 +25,12 @@ present is validated for every command.
 
 Plugin options (all optional):
 
-``renameToIfname`` (bool, default ``false``)
+``renameToIfname`` (bool; default: unset)
     ``false`` keeps the host's interface name inside the pod (the seed behaviour, "Interface
-    Name Retention"); ``true`` renames it to ``CNI_IFNAME`` in the pod and back on DEL.
+    Name Retention"); ``true`` renames it to ``CNI_IFNAME`` in the pod and back on DEL. Unset:
+    rename only when the plugin provides a Kubernetes pod's own interface (``eth0`` with
+    ``K8S_POD_INFRA_CONTAINER_ID`` in ``CNI_ARGS``), keep the name everywhere else; see
+    :mod:`hostdev.cni.pod_interface` for why.
 ``rdma`` (``"auto"`` | ``"required"`` | ``"skip"``, default ``"auto"``)
     ``auto``: when the RDMA subsystem is in exclusive network-namespace mode and the netdev
     has an RDMA device, move that device with it; if that move fails, the ADD fails and is
@@ -101,7 +104,7 @@ class PluginConfig:
     name: str
     type: str
     device: DeviceSelection | None
-    rename_to_ifname: bool = False
+    rename_to_ifname: bool | None = None
     rdma: RdmaMode = "auto"
     state_dir: str = DEFAULT_STATE_DIR
     log_level: LogLevel = "warn"
@@ -147,10 +150,10 @@ def _optional_object(conf: Mapping[str, object], key: str) -> Mapping[str, objec
     return value
 
 
-def _bool(conf: Mapping[str, object], key: str, default: bool) -> bool:
+def _optional_bool(conf: Mapping[str, object], key: str) -> bool | None:
     value = conf.get(key)
     if value is None:
-        return default
+        return None
     if not isinstance(value, bool):
         raise _type_error(key, "true or false", value)
     return value
@@ -237,7 +240,7 @@ def parse_plugin_config(conf: Mapping[str, object], command: str) -> PluginConfi
         name=name,
         type=plugin_type,
         device=device,
-        rename_to_ifname=_bool(conf, "renameToIfname", False),
+        rename_to_ifname=_optional_bool(conf, "renameToIfname"),
         rdma=_choice(conf, "rdma", RDMA_MODES, "auto"),
         state_dir=_path(conf, "stateDir", DEFAULT_STATE_DIR) or DEFAULT_STATE_DIR,
         log_level=_choice(conf, "logLevel", LOG_LEVELS, "warn"),

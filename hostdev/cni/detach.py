@@ -23,6 +23,7 @@ from hostdev.cni.errors import TRY_AGAIN_LATER, CniError
 from hostdev.cni.faults import crash_point
 from hostdev.cni.lock import DeviceLock, StoreLock
 from hostdev.cni.log import Log
+from hostdev.cni.pod_interface import renames_to_ifname
 from hostdev.cni.protocol import CniEnv, GcAttachment
 from hostdev.cni.record import AttachmentRecord
 from hostdev.cni.restore import restore
@@ -174,7 +175,7 @@ class _Found(NamedTuple):
 def _find_without_record(links: list[Link], kind: str, value: str, env: CniEnv, conf: PluginConfig) -> _Found | None:
     """The selected device among the pod's links, and the name to give it back under."""
     assert env.ifname
-    pod_name = env.ifname if conf.rename_to_ifname else None
+    pod_name = env.ifname if renames_to_ifname(conf, env) else None
     if kind == "name":
         wanted = pod_name or value
         link = next((l for l in links if l.name == wanted), None)

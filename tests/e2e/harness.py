@@ -42,6 +42,25 @@ def sh(cmd: list[str] | str, *, check: bool = True, input: bytes | None = None) 
     return subprocess.run(args, check=check, input=input, capture_output=True)
 
 
+def load_yaml(path: Path) -> list[dict[str, Any]]:
+    """All documents of a YAML file, parsed by PyYAML (Debian's python3-yaml: the project venv
+    does not need it for anything else)."""
+    code = "import json, sys, yaml; json.dump(list(yaml.safe_load_all(open(sys.argv[1]))), sys.stdout)"
+    proc = subprocess.run(["/usr/bin/python3", "-c", code, str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, f"{path}: {proc.stderr}"
+    docs = json.loads(proc.stdout)
+    assert all(isinstance(doc, dict) for doc in docs), path
+    return list(docs)
+
+
+def shipped_nad_config(path: Path, name: str) -> dict[str, Any]:
+    """The CNI configuration (``spec.config``) of NetworkAttachmentDefinition ``name`` in a
+    deploy/ manifest."""
+    (nad,) = [d for d in load_yaml(path) if d["kind"] == "NetworkAttachmentDefinition" and d["metadata"]["name"] == name]
+    config: dict[str, Any] = json.loads(nad["spec"]["config"])
+    return config
+
+
 def install_plugin(bin_dir: Path) -> Path:
     """The installed launcher, as ``hostdev install`` writes it."""
     sh([str(PYTHON), "-m", "hostdev.cli", "install", "--bin-dir", str(bin_dir)])

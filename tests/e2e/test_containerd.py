@@ -11,6 +11,7 @@ depend on each other's order. The sandbox image is built here (``cri/pause_image
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import hashlib
 import json
@@ -28,7 +29,7 @@ from tests.e2e.cri.client import CriClient, Pod, RpcError, SandboxStatus
 from tests.e2e.cri.containerd import CONTAINERD, Containerd, cni_bin_dir
 from tests.e2e.cri.pause_image import build_pause_binary, oci_archive
 from tests.e2e.cri.stubs import generate
-from tests.e2e.harness import Node
+from tests.e2e.harness import REPO, Node, shipped_nad_config
 
 pytestmark = pytest.mark.e2e
 
@@ -55,41 +56,56 @@ NICS = {
     "busy": _nic(74),
     "secondary": _nic(75),
     "keep-name": _nic(76),
+    "secondary-sbr": _nic(77, "10.77.0.0/31"),
 }
 
 
-def _ours(handler: str, state_dir: Path, log_dir: Path, **extra: Any) -> dict[str, Any]:
-    """Our plugin's entry as Multus hands a NAD over: the allocated device injected as
-    ``deviceID``/``pciBusID`` into the plugin's config, and as ``runtimeConfig.deviceID`` for
-    a plugin that declares the ``deviceID`` capability."""
+SEED_NAD = shipped_nad_config(REPO / "deploy" / "nad-nic.yaml", "amd-host-device-nad-nic")
+SBR_NAD = shipped_nad_config(REPO / "deploy" / "examples" / "nad-nic-sbr.yaml", "amd-host-device-nad-nic-sbr")
+
+
+def _conflist(conf: dict[str, Any]) -> dict[str, Any]:
+    """A NAD's config as a conflist (a single plugin's config becomes a one-plugin list)."""
+    if "plugins" in conf:
+        return copy.deepcopy(conf)
+    plugin = {k: v for k, v in conf.items() if k not in ("cniVersion", "name")}
+    return {"cniVersion": conf["cniVersion"], "name": conf["name"], "plugins": [plugin]}
+
+
+def _handed_over(nad: dict[str, Any], handler: str, node_settings: dict[str, Any], *chained: dict[str, Any], **ours: Any) -> dict[str, Any]:
+    """A shipped NAD as Multus hands it over for the device the device plugin allocated: the
+    PCI address injected into every plugin of the list as ``deviceID`` and ``pciBusID``, and
+    given as ``runtimeConfig.deviceID`` to our plugin, which declares that capability. Plus
+    node-local settings for this test node, ``ours`` options, and ``chained`` plugins at the end."""
+    conflist = _conflist(nad)
     bdf = NICS[handler].bdf
-    return {
-        "type": "amd-host-device", "capabilities": {"deviceID": True}, "runtimeConfig": {"deviceID": bdf},
-        "deviceID": bdf, "pciBusID": bdf, "rdma": "skip", "stateDir": str(state_dir),
-        "logLevel": "info", "logFile": str(log_dir / f"{handler}.log"),
-    } | extra  # fmt: skip
+    for plugin in conflist["plugins"]:
+        plugin.update(deviceID=bdf, pciBusID=bdf)
+        if plugin["type"] == "amd-host-device":
+            plugin.update(capabilities={"deviceID": True}, runtimeConfig={"deviceID": bdf}, **node_settings, **ours)
+            plugin["logFile"] = plugin["logFile"].format(handler=handler)
+    conflist["plugins"].extend(chained)
+    return conflist
 
 
 def _networks(state_dir: Path, work: Path) -> dict[str, list[dict[str, Any]]]:
-    def seed_nad(handler: str, *chained: dict[str, Any], version: str = "0.3.1", **extra: Any) -> dict[str, Any]:
-        # The seed's NAD ({"name": "amd-host-device-nad-nic", "cniVersion": "0.3.1"}) as a conflist.
-        return {"cniVersion": version, "name": "amd-host-device-nad-nic", "plugins": [_ours(handler, state_dir, work, **extra), *chained]}
-
+    node = {"rdma": "skip", "stateDir": str(state_dir), "logLevel": "info", "logFile": str(work / "{handler}.log")}
     record = {"type": recorder.NAME}
     ptp = {
         "cniVersion": "0.4.0", "name": "cluster",
         "plugins": [{"type": "ptp", "ipMasq": False, "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.99.0.0/24"}]], "dataDir": str(work / "host-local")}}],
     }  # fmt: skip
     return {
-        "seed": [seed_nad("seed")],
-        "pair-a": [seed_nad("pair-a", record | {"recordTo": str(work / "pair-a.calls")})],
-        "pair-b": [seed_nad("pair-b", record | {"recordTo": str(work / "pair-b.calls")})],
-        "sbr": [seed_nad("sbr", {"type": "sbr"}, version="1.0.0")],
-        "restart": [seed_nad("restart", version="1.0.0")],
-        "twice": [seed_nad("twice")],
-        "busy": [seed_nad("busy", lockTimeoutSeconds=1)],
-        "secondary": [ptp, seed_nad("secondary")],
-        "keep-name": [seed_nad("keep-name", renameToIfname=False)],
+        "seed": [_handed_over(SEED_NAD, "seed", node)],
+        "pair-a": [_handed_over(SEED_NAD, "pair-a", node, record | {"recordTo": str(work / "pair-a.calls")})],
+        "pair-b": [_handed_over(SEED_NAD, "pair-b", node, record | {"recordTo": str(work / "pair-b.calls")})],
+        "sbr": [_handed_over(SBR_NAD, "sbr", node)],
+        "restart": [_handed_over(SEED_NAD, "restart", node)],
+        "twice": [_handed_over(SEED_NAD, "twice", node)],
+        "busy": [_handed_over(SEED_NAD, "busy", node, lockTimeoutSeconds=1)],
+        "secondary": [ptp, _handed_over(SEED_NAD, "secondary", node)],
+        "secondary-sbr": [ptp, _handed_over(SBR_NAD, "secondary-sbr", node)],
+        "keep-name": [_handed_over(SEED_NAD, "keep-name", node, renameToIfname=False)],
     }
 
 
@@ -249,7 +265,9 @@ def test_two_sandboxes_two_nics_and_pod_metadata_in_cni_args(cri: Cri) -> None:
         assert cri.node.link_state(NICS[handler].name) == before[handler]
     for handler, sandbox in sandboxes.items():
         calls = [json.loads(line) for line in (cri.work / f"{handler}.calls").read_text().splitlines()]
-        assert [call["CNI_COMMAND"] for call in calls] == ["ADD", "DEL"]
+        # StopPodSandbox: DEL in the pod's netns; RemovePodSandbox stops again: DEL without one.
+        assert [(call["CNI_COMMAND"], bool(call["CNI_NETNS"])) for call in calls] == [("ADD", True), ("DEL", True), ("DEL", False)]
+        assert calls[0]["CNI_NETNS"] == calls[1]["CNI_NETNS"]
         for call in calls:
             args = recorder.cni_args(call["CNI_ARGS"])
             assert args["K8S_POD_NAME"] == f"{handler}-app" and args["K8S_POD_NAMESPACE"] == "hostdev-e2e", args
@@ -257,23 +275,31 @@ def test_two_sandboxes_two_nics_and_pod_metadata_in_cni_args(cri: Cri) -> None:
             assert call["CNI_CONTAINERID"] == sandbox and call["CNI_IFNAME"] == "eth0"
 
 
+def _assert_source_routing(cri: Cri, netns: str, handler: str, ifname: str) -> None:
+    """What sbr did in the pod: each of the NIC's IPv4 addresses has a rule and a table of its
+    own, the NIC's routes moved there from the main table, and the /31's peer (our result's
+    gateway for it) is the default route of that address's table."""
+    octet = int(NICS[handler].bdf[5:7], 16)
+    table_of = {rule["src"]: rule["table"] for rule in cri.node.ip_json("rule show", netns) if rule.get("src") not in (None, "all")}
+    assert sorted(table_of) == [f"10.{octet}.0.0", f"55.1.{octet}.56", f"55.1.{octet}.57"] and len(set(table_of.values())) == 3, table_of
+
+    def routes(table: str) -> list[tuple[str, str | None, str | None]]:
+        return [(r["dst"], r.get("gateway"), r.get("dev")) for r in cri.node.ip_json(f"route show table {table}", netns)]
+
+    assert ("default", f"10.{octet}.0.1", ifname) in routes(table_of[f"10.{octet}.0.0"])
+    assert (f"192.168.{octet}.0/24", f"55.1.{octet}.1", ifname) in routes(table_of[f"55.1.{octet}.56"])
+    assert [r for r in routes("main") if r[2] == ifname] == []
+
+
 def test_conflist_chaining_sbr(cri: Cri) -> None:
-    """``[amd-host-device, sbr]``: sbr finds the interface by ``CNI_IFNAME`` and its addresses
-    in our result, and moves the NIC's routes into a table of their own with a rule per source
-    address; the /31's peer (our result's gateway) becomes that table's default route."""
+    """The shipped example ``[amd-host-device, sbr]`` as the pod's network: sbr finds the
+    interface by ``CNI_IFNAME`` (eth0) and its addresses in our result."""
     nic = NICS["sbr"]
     before = cri.seed("sbr")
 
     sandbox = cri.run("sbr")
 
-    netns = cri.netns(sandbox)
-    rules = cri.node.ip_json("rule show", netns)
-    sources = {rule.get("src") for rule in rules if "table" in rule and rule.get("table") not in ("local", "main", "default")}
-    assert sources == {"55.1.71.56", "55.1.71.57", "10.71.0.0"}, rules
-    tables = {rule["table"] for rule in rules if rule.get("src") in sources}
-    assert len(tables) == 1, rules
-    routes = cri.node.ip_json(f"route show table {tables.pop()}", netns)
-    assert {"dst": "default", "gateway": "10.71.0.1", "dev": "eth0"} in [{k: r.get(k) for k in ("dst", "gateway", "dev")} for r in routes], routes
+    _assert_source_routing(cri, cri.netns(sandbox), "sbr", "eth0")
     cri.stop_and_remove(sandbox)
     assert cri.node.link_state(nic.name) == before
 
@@ -298,7 +324,8 @@ def test_containerd_killed_and_restarted_between_run_and_stop(cri: Cri) -> None:
 
 def test_stop_pod_sandbox_twice(cri: Cri) -> None:
     """The kubelet calls StopPodSandbox more than once; containerd calls DEL each time (the
-    second time without a netns). The second DEL changes nothing and succeeds."""
+    second time without a netns: it removed it after the first). The second DEL changes
+    nothing and succeeds."""
     nic = NICS["twice"]
     before = cri.seed("twice")
     sandbox = cri.run("twice")
@@ -312,30 +339,38 @@ def test_stop_pod_sandbox_twice(cri: Cri) -> None:
     assert cri.plugin_log("twice").count("] DEL network=") == 2
     cri.client.remove_pod_sandbox(sandbox)
     cri.sandboxes.remove(sandbox)
+    assert cri.node.link_state(nic.name) == before
 
 
 def test_del_that_fails_once_is_retried(cri: Cri) -> None:
     """A DEL that cannot take the device's lock (held here, as a hung plugin would) fails with
-    code 11; StopPodSandbox fails, the NIC stays in the pod untouched, and the kubelet's retry
-    of StopPodSandbox makes containerd call DEL again, which restores it."""
+    code 11: StopPodSandbox fails and the NIC stays in the pod's netns, untouched (containerd
+    has already killed the sandbox process, but keeps the netns for the retry). The kubelet's
+    retry of StopPodSandbox makes containerd call DEL again, which restores it."""
     nic = NICS["busy"]
     before = cri.seed("busy")
     sandbox = cri.run("busy")
-    inside = _inside(cri, sandbox, "eth0")
-    lock_path = cri.node.state_dir / "locks" / f"{nic.bdf}.lock"
+    netns_fd = os.open(cri.netns(sandbox), os.O_RDONLY)  # to look into it once its process is gone
+    try:
+        netns = f"/proc/{os.getpid()}/fd/{netns_fd}"
+        inside = cri.node.link_state("eth0", netns)
+        with open(cri.node.state_dir / "locks" / f"{nic.bdf}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            with pytest.raises(RpcError) as failed:
+                cri.client.stop_pod_sandbox(sandbox)
+            assert "failed to destroy network for sandbox" in str(failed.value)
+            assert f"waiting for the lock on device {nic.bdf}" in failed.value.details(), failed.value.details()
+            assert not cri.node.has_link(nic.name)
+            assert cri.node.link_state("eth0", netns) == inside
+    finally:
+        os.close(netns_fd)  # the retry runs with the netns held by containerd alone
 
-    with open(lock_path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        with pytest.raises(RpcError) as failed:
-            cri.client.stop_pod_sandbox(sandbox)
-        assert "failed to destroy network for sandbox" in str(failed.value)
-        assert "held by pid" in str(failed.value) or "busy" in str(failed.value), failed.value
-        assert not cri.node.has_link(nic.name)
-        assert _inside(cri, sandbox, "eth0") == inside
-    cri.stop_and_remove(sandbox)
+    cri.client.stop_pod_sandbox(sandbox)
 
     assert cri.node.link_state(nic.name) == before
     assert cri.plugin_log("busy").count("] DEL network=") == 2
+    cri.client.remove_pod_sandbox(sandbox)
+    cri.sandboxes.remove(sandbox)
 
 
 # --- not the primary network: the seed's behaviour (name kept, IPs indexed to it) -----------
@@ -356,6 +391,21 @@ def test_second_network_keeps_the_host_name(cri: Cri) -> None:
     results = json.loads(json.dumps(status.info["cniResult"]))
     ours = results["Interfaces"][nic.name]
     assert [ip["IP"] for ip in ours["IPConfigs"]] == [a.split()[0].split("/")[0] for a in nic.addrs]
+    cri.stop_and_remove(sandbox)
+    assert cri.node.link_state(nic.name) == before
+
+
+def test_sbr_example_as_second_network(cri: Cri) -> None:
+    """The shipped sbr example as an additional network (containerd's eth1, as Multus' net1):
+    sbr looks the interface up by ``CNI_IFNAME``, so the example asks for the rename."""
+    nic = NICS["secondary-sbr"]
+    before = cri.seed("secondary-sbr")
+
+    sandbox = cri.run("secondary-sbr")
+
+    assert cri.status(sandbox).ip.startswith("10.99.0.")
+    assert _pod_links(cri, sandbox) == ["eth0", "eth1", "lo"]
+    _assert_source_routing(cri, cri.netns(sandbox), "secondary-sbr", "eth1")
     cri.stop_and_remove(sandbox)
     assert cri.node.link_state(nic.name) == before
 

@@ -31,7 +31,7 @@ from deploy.node_install import (
     install,
     read_bundle,
 )
-from tests.e2e.harness import CEILING_S, PYTHON, REPO, Node, PodmanSandbox, install_plugin
+from tests.e2e.harness import CEILING_S, PYTHON, REPO, Node, PodmanSandbox, install_plugin, load_yaml
 
 DEPLOY = REPO / "deploy"
 SCRIPT = """#!/bin/sh
@@ -297,17 +297,6 @@ def _wait_until_handling(pid: int, sig: int, timeout: float = CEILING_S) -> None
 
 
 # --- the manifests --------------------------------------------------------------------------
-
-
-def load_yaml(path: Path) -> list[dict[str, Any]]:
-    """All documents of a YAML file, parsed by PyYAML (Debian's python3-yaml: the project venv
-    does not need it for anything else)."""
-    code = "import json, sys, yaml; json.dump(list(yaml.safe_load_all(open(sys.argv[1]))), sys.stdout)"
-    proc = subprocess.run(["/usr/bin/python3", "-c", code, str(path)], capture_output=True, text=True)
-    assert proc.returncode == 0, f"{path}: {proc.stderr}"
-    docs = json.loads(proc.stdout)
-    assert all(isinstance(doc, dict) for doc in docs), path
-    return list(docs)
 
 
 MANIFESTS = sorted([*DEPLOY.glob("*.yaml"), *DEPLOY.glob("examples/*.yaml")])

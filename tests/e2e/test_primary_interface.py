@@ -5,7 +5,7 @@
   ``eth0`` — these runtimes take the pod IP only from the result's interface of that name
   (``test_containerd.py`` shows it through containerd itself).
 - Multus calling it for an additional network (``net1``, same ``K8S_POD_*``), podman (``eth0``,
-  no ``K8S_POD_*``): the seed's behaviour, the host's name kept and the IPs indexed to it.
+  only ``K8S_POD_NAME``): the seed's behaviour, the host's name kept and the IPs indexed to it.
 - ``renameToIfname`` set either way decides alone.
 """
 
@@ -77,12 +77,14 @@ def test_multus_additional_network_keeps_the_host_name(node: Node) -> None:
 
 
 def test_eth0_outside_kubernetes_keeps_the_host_name(node: Node) -> None:
-    """podman names its first network's interface eth0 too, and reads IPs by index."""
-    before, pod, result = _attach(node, "eth0", {})
+    """podman names its first network's interface eth0 too (and passes the container's name as
+    K8S_POD_NAME, for dnsname), and reads IPs by index (test_podman.py runs podman itself)."""
+    env = {"CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAME=web"}
+    before, pod, result = _attach(node, "eth0", env)
 
     _indexed_to(result, "enp68s0")
     assert node.link_state("enp68s0", pod) == before
-    _detach(node, pod, "eth0", {}, before)
+    _detach(node, pod, "eth0", env, before)
 
 
 def test_rename_off_keeps_the_name_even_as_the_primary_interface(node: Node) -> None:

@@ -57,7 +57,7 @@ def test_multus_config_with_defaults() -> None:
         name="amd-host-device-nad-nic",
         type="amd-host-device",
         device=DeviceSelection(_pci("0000:44:00.0")),
-        rename_to_ifname=False,
+        rename_to_ifname=None,
         rdma="auto",
         state_dir="/var/lib/cni/amd-host-device",
         log_level="warn",
