@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from hostdev import Handle, NetNS, apply_snapshot, entered, move_link, new_netns, take_snapshot
+from hostdev import Handle, apply_snapshot, entered, move_link, new_netns, return_link, take_snapshot
 
 
 def ip(*args: str) -> None:
@@ -39,9 +39,8 @@ def main() -> int:
                 print(f"  {addr.cidr}")
             for route in in_pod.routes:
                 print(f"  route {route.destination} via {route.gateway}")
-            back = move_link(inside, host, inside.link(index=link.index))
-            apply_snapshot(host, back, snap)
-            restored = take_snapshot(host, back)
+            return_link(host, inside.link(index=link.index), snap, pod=inside)  # down, home, as it was
+            restored = take_snapshot(host, "enp68s0")
             same = (restored.addresses, restored.routes, restored.mtu, restored.up) == (
                 snap.addresses, snap.routes, snap.mtu, snap.up
             )

@@ -38,6 +38,7 @@ _EXPORTS = {
     "move_link": "hostdev.snapshot",
     "apply_snapshot": "hostdev.snapshot",
     "apply_interface_conf": "hostdev.snapshot",
+    "return_link": "hostdev.snapshot",
     "RdmaHandle": "hostdev.rdma",
     "rdma_available": "hostdev.rdma",
     "move_device_back": "hostdev.rdma",
@@ -49,6 +50,7 @@ _EXPORTS = {
     "DecodeError": "hostdev.errors",
     "LinkNotFound": "hostdev.errors",
     "NetnsError": "hostdev.errors",
+    "NameTaken": "hostdev.errors",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -62,6 +64,7 @@ if TYPE_CHECKING:  # explicit re-exports ("import X as X") so mypy --strict user
     from hostdev.errors import DecodeError as DecodeError
     from hostdev.errors import HostdevError as HostdevError
     from hostdev.errors import LinkNotFound as LinkNotFound
+    from hostdev.errors import NameTaken as NameTaken
     from hostdev.errors import NetlinkError as NetlinkError
     from hostdev.errors import NetnsError as NetnsError
     from hostdev.handle import Handle as Handle
@@ -81,6 +84,7 @@ if TYPE_CHECKING:  # explicit re-exports ("import X as X") so mypy --strict user
     from hostdev.snapshot import apply_interface_conf as apply_interface_conf
     from hostdev.snapshot import apply_snapshot as apply_snapshot
     from hostdev.snapshot import move_link as move_link
+    from hostdev.snapshot import return_link as return_link
     from hostdev.snapshot import take_snapshot as take_snapshot
     from hostdev.sysctl import RefusedSetting as RefusedSetting
     from hostdev.sysctl import interface_sysctls as interface_sysctls

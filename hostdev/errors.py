@@ -61,3 +61,14 @@ class LinkNotFound(HostdevError, LookupError):
 
 class NetnsError(HostdevError, OSError):
     """A path, name or pid that does not lead to a usable network namespace."""
+
+
+class NameTaken(HostdevError):
+    """Another link holds the name a link was to be given back under (``holder_index`` is its
+    ifindex; None when the kernel refused the move itself with EEXIST)."""
+
+    def __init__(self, name: str, holder_index: int | None) -> None:
+        where = f" (ifindex {holder_index})" if holder_index is not None else ""
+        super().__init__(f"interface {name}{where} exists on the host")
+        self.name = name
+        self.holder_index = holder_index

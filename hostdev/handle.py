@@ -8,7 +8,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
 if TYPE_CHECKING:
-    from typing import Iterable
+    from typing import Callable, Iterable
 
 from hostdev._netlink import rtnl_addr, rtnl_link, rtnl_neigh, rtnl_route
 from hostdev._netlink.rtnl_tables import (
@@ -37,6 +37,7 @@ from hostdev._netlink.rtnl_tables import (
     RTM_NEWNEIGH,
     RTM_NEWROUTE,
     RTM_SETNEIGHTBL,
+    RTMGRP_LINK,
     RTMSG,
 )
 from hostdev._netlink.rtnl_addr import Address
@@ -116,6 +117,26 @@ class Handle:
             return self.link(name=name, index=index)
         except LinkNotFound:
             return None
+
+    def wait_for_link(self, match: Callable[[list[Link]], Link | None], timeout_s: float) -> Link | None:
+        """``ip monitor link`` until ``match`` picks a link out of :meth:`links`; None if it has
+        not within ``timeout_s``.
+
+        For a link that arrives by itself, e.g. a physical NIC the kernel hands back when its
+        netns dies (``cleanup_net`` runs asynchronously: there is nothing to wait *on* but the
+        arrival). It listens for link events before the first look, so no arrival slips in
+        between, and looks again after each event.
+        """
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        with socket_in(self.netns, NETLINK_ROUTE, RTMGRP_LINK) as events:
+            while True:
+                link = match(self.links())
+                remaining = deadline - time.monotonic()
+                if link is not None or remaining <= 0:
+                    return link
+                events.wait_for_event(remaining)
 
     def set_link(
         self,

@@ -181,14 +181,15 @@ class _Entered:
                 home.close()
 
 
-def socket_in(target: NetNS | None, protocol: int) -> NetlinkSocket:
-    """A netlink socket bound for life to ``target`` (None: the calling thread's netns)."""
+def socket_in(target: NetNS | None, protocol: int, groups: int = 0) -> NetlinkSocket:
+    """A netlink socket bound for life to ``target`` (None: the calling thread's netns),
+    receiving the events of the multicast ``groups`` it is given."""
     from hostdev._netlink.socket import NetlinkSocket
 
     if target is None:
-        return NetlinkSocket(protocol)
+        return NetlinkSocket(protocol, groups)
     with entered(target):
-        return NetlinkSocket(protocol)
+        return NetlinkSocket(protocol, groups)
 
 
 def new_netns() -> NetNS:

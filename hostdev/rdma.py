@@ -14,38 +14,58 @@ from __future__ import annotations
 
 import errno
 
-TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
-
-from hostdev._netlink import rdma_codec
-from hostdev._netlink.rdma_codec import RdmaDevice, RdmaPort, RdmaSystem
-from hostdev._netlink.rdma_tables import (
-    NLDEV,
-    NLDEV_GET,
-    NLDEV_PORT_GET,
-    NLDEV_SET,
-    NLDEV_SYS_GET,
-    NLDEV_SYS_SET,
-    NetnsMode,
-)
-from hostdev._netlink.socket import Request
 from hostdev._netlink.wire import NETLINK_RDMA
+from hostdev._record import record
 from hostdev.errors import NetlinkError
 from hostdev.netns import NetNS, entered, socket_in
-from hostdev.rdma_errors import (
-    RdmaDeviceNotFound,
-    RdmaUnavailable,
-    explain_lookup_error,
-    explain_mode_error,
-    explain_move_error,
-    explain_rename_error,
-)
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from hostdev._netlink.rdma_codec import NetnsModeName
-    from hostdev._netlink.socket import NetlinkSocket
+    from hostdev._netlink.rdma_codec import NetnsModeName, RdmaDevice, RdmaPort, RdmaSystem
+    from hostdev._netlink.rdma_tables import NetnsMode
+    from hostdev._netlink.socket import NetlinkSocket, Request
+
+
+def rdma_available(netns: NetNS | None = None) -> bool:
+    """Does this kernel have an RDMA subsystem? One socket() call (which may autoload ib_core).
+
+    The RDMA codec is not imported for this: on a node without RDMA, which is where most CNI
+    calls run, the answer costs one system call. (Hence the codec imports inside the methods
+    below: they run once a handle exists, i.e. once RDMA is known to be there.)
+    """
+    try:
+        socket_in(netns, NETLINK_RDMA).close()
+    except OSError as exc:
+        if exc.errno == errno.EPROTONOSUPPORT:
+            return False
+        raise
+    return True
+
+
+@record
+class NetdevRdma:
+    """The RDMA side of one netdev: the subsystem's netns mode (``exclusive``: an RDMA device is
+    visible only in its own netns and must follow its netdev; ``shared``: visible everywhere)
+    and the RDMA devices with a port bound to the netdev."""
+
+    mode: str
+    devices: tuple[str, ...]
+
+
+def netdev_rdma(ifindex: int, netns: NetNS | None = None) -> NetdevRdma | None:
+    """``rdma system show`` and ``rdma link show`` for the netdev ``ifindex`` of ``netns`` (None:
+    the caller's); None when the kernel has no RDMA subsystem."""
+    if not rdma_available(netns):
+        return None
+    with RdmaHandle(netns) as handle:
+        mode = str(handle.system().netns_mode)
+        return NetdevRdma(mode, tuple(d.name for d in rdma_devices_of_netdev(handle, ifindex=ifindex)))
 
 
 def _req(name: str) -> Request:
+    from hostdev._netlink.rdma_tables import NLDEV
+    from hostdev._netlink.socket import Request
+
     return Request(name, 0, NLDEV)  # RDMA netlink has no family header
 
 
@@ -55,17 +75,10 @@ def _open_socket(netns: NetNS | None) -> NetlinkSocket:
         return socket_in(netns, NETLINK_RDMA)
     except OSError as exc:
         if exc.errno == errno.EPROTONOSUPPORT:
+            from hostdev.rdma_errors import RdmaUnavailable
+
             raise RdmaUnavailable(f"socket(AF_NETLINK, SOCK_RAW, NETLINK_RDMA): {exc.strerror}") from exc
         raise
-
-
-def rdma_available(netns: NetNS | None = None) -> bool:
-    """Does this kernel have an RDMA subsystem? One socket() call (which may autoload ib_core)."""
-    try:
-        _open_socket(netns).close()
-    except RdmaUnavailable:
-        return False
-    return True
 
 
 class RdmaHandle:
@@ -78,14 +91,11 @@ class RdmaHandle:
         self.netns = netns
         self.sock: NetlinkSocket = _open_socket(netns)
 
-    @staticmethod
-    def available(netns: NetNS | None = None) -> bool:
-        """Is there an RDMA subsystem at all? (see :func:`rdma_available`)"""
-        return rdma_available(netns)
-
     @classmethod
     def open_if_available(cls, netns: NetNS | None = None) -> RdmaHandle | None:
         """A handle, or None when the kernel has no RDMA subsystem."""
+        from hostdev.rdma_errors import RdmaUnavailable
+
         try:
             return cls(netns)
         except RdmaUnavailable:
@@ -103,10 +113,15 @@ class RdmaHandle:
     # --- devices ---
     def devices(self) -> list[RdmaDevice]:
         """``rdma dev show``: the devices visible from this handle's netns."""
-        return self.sock.dump(NLDEV_GET, rdma_codec.dump_devices_body(), _req("RDMA_NLDEV_CMD_GET dump"), rdma_codec.decode_device)
+        from hostdev._netlink import rdma_codec as codec
+
+        return self.sock.dump(codec.NLDEV_GET, codec.dump_devices_body(), _req("RDMA_NLDEV_CMD_GET dump"), codec.decode_device)
 
     def device(self, *, index: int | None = None, name: str | None = None) -> RdmaDevice:
         """``rdma dev show DEV``, by index or name; RdmaDeviceNotFound if not visible here."""
+        from hostdev import rdma_errors
+        from hostdev._netlink import rdma_codec as codec
+
         if (index is None) == (name is None):
             raise ValueError("device(): give exactly one of index= or name=")
         if name is not None:
@@ -114,72 +129,87 @@ class RdmaHandle:
             for dev in self.devices():
                 if dev.name == name:
                     return dev
-            raise RdmaDeviceNotFound(f"no RDMA device named {name!r} is visible from this network namespace")
+            raise rdma_errors.RdmaDeviceNotFound(f"no RDMA device named {name!r} is visible from this network namespace")
         assert index is not None
-        body = rdma_codec.get_device_body(index)
+        body = codec.get_device_body(index)
         try:
-            found = self.sock.request(NLDEV_GET, body, _req(f"RDMA_NLDEV_CMD_GET index={index}"), decode=rdma_codec.decode_device)
+            found = self.sock.request(codec.NLDEV_GET, body, _req(f"RDMA_NLDEV_CMD_GET index={index}"), decode=codec.decode_device)
         except NetlinkError as exc:
-            raise explain_lookup_error(exc, index) from exc
+            raise rdma_errors.explain_lookup_error(exc, index) from exc
         if not found:
-            raise RdmaDeviceNotFound(f"no reply for RDMA device index {index}")
+            raise rdma_errors.RdmaDeviceNotFound(f"no reply for RDMA device index {index}")
         return found[0]
 
     def find_device(self, *, index: int | None = None, name: str | None = None) -> RdmaDevice | None:
+        from hostdev import rdma_errors
+
         try:
             return self.device(index=index, name=name)
-        except RdmaDeviceNotFound:
+        except rdma_errors.RdmaDeviceNotFound:
             return None
 
     # --- ports ---
     def ports(self, dev_index: int | None = None) -> list[RdmaPort]:
         """``rdma link show`` (of one device, or of every device visible here)."""
+        from hostdev import rdma_errors
+
         if dev_index is not None:
             return self._ports_of(dev_index)
         found: list[RdmaPort] = []
         for dev in self.devices():
             try:
                 found += self._ports_of(dev.index)
-            except RdmaDeviceNotFound:
+            except rdma_errors.RdmaDeviceNotFound:
                 continue  # moved or removed between the two dumps
         return found
 
     def port(self, dev_index: int, port_index: int) -> RdmaPort:
         """``rdma link show DEV/PORT``"""
-        body = rdma_codec.get_port_body(dev_index, port_index)
+        from hostdev import rdma_errors
+        from hostdev._netlink import rdma_codec as codec
+
+        body = codec.get_port_body(dev_index, port_index)
         what = _req(f"RDMA_NLDEV_CMD_PORT_GET index={dev_index} port={port_index}")
         try:
-            found = self.sock.request(NLDEV_PORT_GET, body, what, decode=rdma_codec.decode_port)
+            found = self.sock.request(codec.NLDEV_PORT_GET, body, what, decode=codec.decode_port)
         except NetlinkError as exc:
-            raise explain_lookup_error(exc, dev_index) from exc
+            raise rdma_errors.explain_lookup_error(exc, dev_index) from exc
         if not found:
-            raise RdmaDeviceNotFound(f"no reply for RDMA device index {dev_index} port {port_index}")
+            raise rdma_errors.RdmaDeviceNotFound(f"no reply for RDMA device index {dev_index} port {port_index}")
         return found[0]
 
     def _ports_of(self, dev_index: int) -> list[RdmaPort]:
-        body = rdma_codec.dump_ports_body(dev_index)
+        from hostdev import rdma_errors
+        from hostdev._netlink import rdma_codec as codec
+
+        body = codec.dump_ports_body(dev_index)
         what = _req(f"RDMA_NLDEV_CMD_PORT_GET dump index={dev_index}")
         try:
-            return self.sock.dump(NLDEV_PORT_GET, body, what, rdma_codec.decode_port)
+            return self.sock.dump(codec.NLDEV_PORT_GET, body, what, codec.decode_port)
         except NetlinkError as exc:
-            raise explain_lookup_error(exc, dev_index) from exc
+            raise rdma_errors.explain_lookup_error(exc, dev_index) from exc
 
     # --- system ---
     def system(self) -> RdmaSystem:
         """``rdma system show``"""
-        found = self.sock.request(NLDEV_SYS_GET, rdma_codec.sys_get_body(), _req("RDMA_NLDEV_CMD_SYS_GET"), decode=rdma_codec.decode_system)
+        from hostdev._netlink import rdma_codec as codec
+
+        found = self.sock.request(codec.NLDEV_SYS_GET, codec.sys_get_body(), _req("RDMA_NLDEV_CMD_SYS_GET"), decode=codec.decode_system)
         if not found:
             raise NetlinkError(errno.ENODATA, "RDMA_NLDEV_CMD_SYS_GET", "the kernel sent no reply before its ACK")
         return found[0]
 
     def set_netns_mode(self, mode: NetnsModeName | NetnsMode) -> None:
         """``rdma system set netns exclusive|shared``; RdmaNetnsModeBusy while other netns exist."""
-        body = rdma_codec.set_netns_mode_body(mode)
-        what = _req(f"RDMA_NLDEV_CMD_SYS_SET netns={rdma_codec.netns_mode_value(mode).name.lower()}")
+        from hostdev import rdma_errors
+        from hostdev._netlink import rdma_codec as codec
+
+        body = codec.set_netns_mode_body(mode)
+        what = _req(f"RDMA_NLDEV_CMD_SYS_SET netns={codec.netns_mode_value(mode).name.lower()}")
         try:
-            self.sock.request(NLDEV_SYS_SET, body, what)
+            self.sock.request(codec.NLDEV_SYS_SET, body, what)
         except NetlinkError as exc:
-            raise explain_mode_error(exc) from exc
+            raise rdma_errors.explain_mode_error(exc) from exc
 
     # --- changes to one device ---
     def move_device(self, index: int, target: NetNS) -> None:
@@ -188,24 +218,30 @@ class RdmaHandle:
         The calling thread enters this handle's netns for the request (the kernel wants the
         device in the caller's netns too). Index and name stay the same in the target.
         """
-        body = rdma_codec.move_device_body(index, target.fd)
+        from hostdev import rdma_errors
+        from hostdev._netlink import rdma_codec as codec
+
+        body = codec.move_device_body(index, target.fd)
         what = _req(f"RDMA_NLDEV_CMD_SET index={index} netns={target.path}")
         try:
             if self.netns is None:
-                self.sock.request(NLDEV_SET, body, what)
+                self.sock.request(codec.NLDEV_SET, body, what)
             else:
                 with entered(self.netns):
-                    self.sock.request(NLDEV_SET, body, what)
+                    self.sock.request(codec.NLDEV_SET, body, what)
         except NetlinkError as exc:
-            raise explain_move_error(exc, index) from exc
+            raise rdma_errors.explain_move_error(exc, index) from exc
 
     def rename_device(self, index: int, name: str) -> None:
         """``rdma dev set DEV name NEW``"""
-        body = rdma_codec.rename_device_body(index, name)
+        from hostdev import rdma_errors
+        from hostdev._netlink import rdma_codec as codec
+
+        body = codec.rename_device_body(index, name)
         try:
-            self.sock.request(NLDEV_SET, body, _req(f"RDMA_NLDEV_CMD_SET index={index} name={name}"))
+            self.sock.request(codec.NLDEV_SET, body, _req(f"RDMA_NLDEV_CMD_SET index={index} name={name}"))
         except NetlinkError as exc:
-            raise explain_rename_error(exc, index) from exc
+            raise rdma_errors.explain_rename_error(exc, index) from exc
 
 
 def move_device_back(device: int | str, pod: NetNS, host: NetNS) -> None:
@@ -240,13 +276,15 @@ def rdma_devices_of_netdev(handle: RdmaHandle, *, ifindex: int | None = None, na
     Uses the port's netdev binding (``RDMA_NLDEV_ATTR_NDEV_INDEX``), which the kernel reports
     only when that netdev is in the handle's netns.
     """
+    from hostdev import rdma_errors
+
     if (ifindex is None) == (name is None):
         raise ValueError("rdma_devices_of_netdev(): give exactly one of ifindex= or name=")
     matches: list[RdmaDevice] = []
     for dev in handle.devices():
         try:
             ports = handle.ports(dev.index)
-        except RdmaDeviceNotFound:
+        except rdma_errors.RdmaDeviceNotFound:
             continue  # moved or removed since the dump
         if any((p.netdev_index == ifindex) if ifindex is not None else (p.netdev_name == name) for p in ports):
             matches.append(dev)

@@ -17,7 +17,7 @@ import errno
 from hostdev._record import field, fields, record
 TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
 if TYPE_CHECKING:
-    from typing import Any, Iterable
+    from typing import Any, Callable, Iterable
 
 from hostdev._netlink.rtnl_addr import Address
 from hostdev._netlink.rtnl_link import IFNAMSIZ, Link
@@ -31,7 +31,7 @@ from hostdev._netlink.rtnl_tables import (
     IFAPROT_KERNEL_LL,
     IFAPROT_KERNEL_RA,
 )
-from hostdev.errors import NetlinkError
+from hostdev.errors import NameTaken, NetlinkError
 from hostdev.handle import Handle
 from hostdev._netlink.rtnl_neigh import Neighbour
 from hostdev.ifstate import (
@@ -42,6 +42,7 @@ from hostdev.ifstate import (
     converge_neighbours,
 )
 from hostdev.sysctl import RefusedSetting
+from hostdev.netns import NetNS
 
 
 @record
@@ -181,7 +182,7 @@ def _route_key(route: Route) -> tuple[object, ...]:
     return (route.family, route.dst, route.dst_len, route.gateway, route.table, route.priority)
 
 
-# --- the three primitives ---
+# --- the primitives ---
 def take_snapshot(handle: Handle, link: Link | str | int) -> LinkSnapshot:
     """Record a link's identity, MTU, state, alias, addresses and routes (``ip -d addr; ip route``),
     its sysctls and neighbour-table parameters (``sysctl net.ipv4.conf.X net.ipv6.conf.X;
@@ -294,6 +295,58 @@ def apply_interface_conf(handle: Handle, link: Link | int, snapshot: LinkSnapsho
         return ()
     link = handle.link(index=link.index if isinstance(link, Link) else link)
     return apply_conf(handle, link, snapshot.conf)
+
+
+def return_link(
+    host: Handle,
+    link: Link,
+    snapshot: LinkSnapshot,
+    *,
+    pod: Handle | None = None,
+    name: str | None = None,
+    after_move: Callable[[Link], object] | None = None,
+) -> ApplyReport:
+    """Give ``link`` back to the host and make it what ``snapshot`` recorded: the way home of a
+    link that :func:`move_link` took out.
+
+    ``link`` is in ``pod``'s namespace when ``pod`` is given, else on the host already (a physical
+    NIC the kernel handed back when its netns died, under its pod-side name or ``dev<N>``). It is
+    taken down (a rename needs that) and moved home renamed to ``name`` (default: the snapshot's)
+    in one request, ``ip link set X down; ip link set X netns HOST name NAME`` (on the host, just
+    renamed); ``after_move`` is then told the link as the host sees it, and
+    :func:`apply_snapshot` gives it the snapshot's MTU, MAC, alias, addresses, up state and routes.
+
+    Raises :class:`~hostdev.errors.NameTaken`, having changed nothing, when another link on the
+    host holds ``name``. The host's namespace is ``host.netns``, or for a ``Handle()`` the calling
+    thread's.
+    """
+    name = name or snapshot.name
+    holder = host.find_link(name=name)
+    if holder is not None and (pod is not None or holder.index != link.index):
+        raise NameTaken(name, holder.index)
+    rename = name if link.name != name else None
+    try:
+        if pod is not None:
+            if link.up:
+                pod.set_link(link.index, up=False)
+            if host.netns is not None:
+                pod.move_link(link.index, host.netns, name=rename)
+            else:
+                with NetNS.current() as here:
+                    pod.move_link(link.index, here, name=rename)
+            link = host.link(name=name)
+        elif rename is not None:
+            if link.up:
+                host.set_link(link.index, up=False)
+            host.set_link(link.index, name=rename)
+            link = host.link(index=link.index)
+    except NetlinkError as exc:
+        if exc.errno == errno.EEXIST:  # the name was taken after we looked
+            raise NameTaken(name, None) from exc
+        raise
+    if after_move is not None:
+        after_move(link)
+    return apply_snapshot(host, link, snapshot)
 
 
 def _converge_addresses(handle: Handle, link: Link, snapshot: LinkSnapshot) -> None:

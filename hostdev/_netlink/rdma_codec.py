@@ -35,6 +35,12 @@ from hostdev._netlink.rdma_tables import (
     rdma_nl_get_client,
     rdma_nl_get_op,
 )
+# The message types the requests below go out as, for callers that import only the codec.
+from hostdev._netlink.rdma_tables import NLDEV_GET as NLDEV_GET
+from hostdev._netlink.rdma_tables import NLDEV_PORT_GET as NLDEV_PORT_GET
+from hostdev._netlink.rdma_tables import NLDEV_SET as NLDEV_SET
+from hostdev._netlink.rdma_tables import NLDEV_SYS_GET as NLDEV_SYS_GET
+from hostdev._netlink.rdma_tables import NLDEV_SYS_SET as NLDEV_SYS_SET
 from hostdev._netlink.wire import MessageHeader
 from hostdev.errors import DecodeError
 

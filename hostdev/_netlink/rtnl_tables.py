@@ -38,6 +38,9 @@ MESSAGE_NAMES = {
     RTM_GETNEIGHTBL: "RTM_GETNEIGHTBL", RTM_SETNEIGHTBL: "RTM_SETNEIGHTBL",
 }  # fmt: skip
 
+# --- multicast groups (bind(2) bitmask): link events, what ``ip monitor link`` listens to ---
+RTMGRP_LINK = 0x1
+
 # --- fixed family headers ---
 IFINFOMSG = struct.Struct("=BxHiII")  # family, pad, type, index, flags, change
 IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index

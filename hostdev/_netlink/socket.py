@@ -64,14 +64,14 @@ class NetlinkSocket:
     Not thread-safe: give each thread its own (they are cheap).
     """
 
-    def __init__(self, protocol: int) -> None:
+    def __init__(self, protocol: int, groups: int = 0) -> None:
         sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, protocol)
         try:
             sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
             sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
             if protocol == NETLINK_ROUTE:
                 sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
-            sock.bind((0, 0))
+            sock.bind((0, groups))  # groups: the multicast groups whose events it receives
         except BaseException:
             sock.close()
             raise
@@ -93,6 +93,22 @@ class NetlinkSocket:
 
     def fileno(self) -> int:
         return self._sock.fileno()
+
+    def wait_for_event(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for an event of the groups this socket joined, and drop it
+        (the caller looks at the kernel's state afresh instead); True if one came."""
+        import errno
+        import select
+
+        readable, _, _ = select.select([self._sock], [], [], max(timeout_s, 0.0))
+        if not readable:
+            return False
+        try:
+            self._sock.recv_into(self._buf)
+        except OSError as exc:
+            if exc.errno != errno.ENOBUFS:  # ENOBUFS: events were dropped; looking again covers them
+                raise
+        return True
 
     def request(self, msg_type: int, body: bytes, what: Request, *, flags: int = 0, decode: Decoder[T] | None = None) -> list[T]:
         """Send one request and collect its replies (decoded by ``decode``) up to the ACK."""

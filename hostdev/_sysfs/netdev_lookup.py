@@ -17,24 +17,11 @@ from __future__ import annotations
 import os
 
 from hostdev._sysfs import _fs
-from hostdev._sysfs.errors import DeviceNotFound, InvalidPciAddress, MalformedSysfs
+from hostdev._sysfs.errors import DeviceNotFound, MalformedSysfs
 from hostdev._sysfs.netdev_name import parse_netdev_name
-from hostdev._sysfs.pci_address import is_sysfs_pci_address, parse_pci_address
+from hostdev._sysfs.pci_address import is_sysfs_pci_address
+from hostdev._sysfs.pci_address import pci_address_from_parent as pci_address_from_parent
 from hostdev._sysfs.pci_function import is_virtio_device_name
-
-
-def pci_address_from_parent(parent_dev_name: str | None, parent_bus_name: str | None) -> str | None:
-    """The PCI address netlink's parent attributes name, or None if they name no PCI function.
-
-    None for a missing attribute, a non-PCI bus (``virtio``: fall back to
-    :func:`pci_address_of_netdev`), or a name that is not a valid PCI address.
-    """
-    if parent_bus_name != "pci" or parent_dev_name is None:
-        return None
-    try:
-        return parse_pci_address(parent_dev_name)
-    except InvalidPciAddress:
-        return None
 
 
 def pci_address_of_netdev(ifname: str, sysfs_root: str = "/sys") -> str | None:

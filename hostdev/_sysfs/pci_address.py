@@ -107,3 +107,17 @@ def is_auxiliary_id(name: str) -> bool:
     except InvalidAuxiliaryId:
         return False
     return True
+
+
+def pci_address_from_parent(parent_dev_name: str | None, parent_bus_name: str | None) -> str | None:
+    """The PCI address netlink's parent attributes name, or None if they name no PCI function.
+
+    None for a missing attribute, a non-PCI bus (``virtio``: fall back to
+    :func:`~hostdev._sysfs.netdev_lookup.pci_address_of_netdev`), or a name that is not a valid PCI address.
+    """
+    if parent_bus_name != "pci" or parent_dev_name is None:
+        return None
+    try:
+        return parse_pci_address(parent_dev_name)
+    except InvalidPciAddress:
+        return None

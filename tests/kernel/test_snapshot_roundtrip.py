@@ -4,12 +4,14 @@ as ``ip -j`` sees it (link, addresses, routes of every table)."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Callable
 
 import pytest
 
+from hostdev import Link, NameTaken
 from hostdev.handle import Handle
-from hostdev.snapshot import LinkSnapshot, apply_snapshot, move_link, take_snapshot
+from hostdev.snapshot import LinkSnapshot, apply_snapshot, move_link, return_link, take_snapshot
 from tests.kernel.nsutil import TestNetns, veth_in, wait_for
 
 NetnsFactory = Callable[..., TestNetns]
@@ -184,3 +186,69 @@ def test_routes_of_a_nic_without_carrier_survive_both_moves(
     assert sorted(json.dumps(r, sort_keys=True) for r in end if r.get("protocol") != "kernel") == sorted(
         json.dumps(r, sort_keys=True) for r in start if r.get("protocol") != "kernel"
     )
+
+
+# --- the way back: return_link -------------------------------------------------------------------
+
+
+def test_return_link_brings_it_home_renamed_and_restored(
+    host: TestNetns, netns_factory: NetnsFactory, open_handle: OpenHandle
+) -> None:
+    pod = netns_factory()
+    start = settled_state(host, "x0")
+    on_host, in_pod = open_handle(host), open_handle(pod)
+    snap = take_snapshot(on_host, "x0")
+    moved = move_link(on_host, in_pod, on_host.link(name="x0"), name="net1")
+    apply_snapshot(in_pod, moved, snap)
+    pod.run("ip addr add 10.77.0.1/24 dev net1")  # what the pod did must not come home
+
+    seen: list[str] = []
+    report = return_link(on_host, in_pod.link(name="net1"), snap, pod=in_pod, after_move=lambda l: seen.append(l.name))
+    assert report.failed_routes == () and seen == ["x0"]
+    assert pod.try_run("ip link show dev net1").returncode != 0
+    assert settled_state(host, "x0") == start
+
+
+def test_return_link_renames_a_link_the_kernel_returned_as_devN(host: TestNetns, open_handle: OpenHandle) -> None:
+    handle = open_handle(host)
+    start = settled_state(host, "x0")
+    snap = take_snapshot(handle, "x0")
+    host.run("ip link set dev x0 down")
+    host.run("ip link set dev x0 name dev7")  # as the kernel hands back a NIC whose name is taken
+    host.run("ip addr flush dev dev7")
+    report = return_link(handle, handle.link(name="dev7"), snap)
+    assert report.failed_routes == ()
+    assert settled_state(host, "x0") == start
+
+
+def test_return_link_changes_nothing_when_the_name_is_taken(
+    host: TestNetns, netns_factory: NetnsFactory, open_handle: OpenHandle
+) -> None:
+    pod = netns_factory()
+    on_host, in_pod = open_handle(host), open_handle(pod)
+    snap = take_snapshot(on_host, "x0")
+    move_link(on_host, in_pod, on_host.link(name="x0"), name="net1")
+    veth_in(host, "x0", "x0q")  # someone took the name meanwhile
+    holder = on_host.link(name="x0")
+    in_pod_before = state(pod, "net1")
+    with pytest.raises(NameTaken) as caught:
+        return_link(on_host, in_pod.link(name="net1"), snap, pod=in_pod)
+    assert (caught.value.name, caught.value.holder_index) == ("x0", holder.index)
+    assert state(pod, "net1") == in_pod_before  # not even taken down
+
+
+def test_wait_for_link_wakes_on_the_link_event(host: TestNetns, open_handle: OpenHandle) -> None:
+    handle = open_handle(host)
+    looks: list[int] = []
+
+    def arrived(links: list[Link]) -> Link | None:
+        looks.append(len(links))
+        if len(looks) == 1:
+            veth_in(host, "late0", "late0p")  # arrives after the first look, before any wait
+        return next((l for l in links if l.name == "late0"), None)
+
+    start = time.monotonic()
+    found = handle.wait_for_link(arrived, timeout_s=60)
+    assert found is not None and found.name == "late0"
+    assert time.monotonic() - start < 30  # woken by the event, not by the timeout
+    assert handle.wait_for_link(lambda links: None, timeout_s=0) is None

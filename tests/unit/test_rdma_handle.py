@@ -254,7 +254,7 @@ def kernel_has_rdma() -> bool:
 
 def test_real_kernel_without_rdma_gives_rdma_unavailable() -> None:
     if kernel_has_rdma():  # e.g. run inside the qemu tier: then the handle must simply work
-        assert rdma.rdma_available() and rdma.RdmaHandle.available()
+        assert rdma.rdma_available()
         with rdma.RdmaHandle() as handle:
             assert isinstance(handle.devices(), list)
         return
@@ -265,7 +265,7 @@ def test_real_kernel_without_rdma_gives_rdma_unavailable() -> None:
     assert exc.errno == errno.EPROTONOSUPPORT and "no RDMA subsystem" in str(exc)
     assert isinstance(exc.__cause__, OSError) and exc.__cause__.errno == errno.EPROTONOSUPPORT
     assert str(pickle.loads(pickle.dumps(exc))) == str(exc)
-    assert rdma.rdma_available() is False and rdma.RdmaHandle.available() is False
+    assert rdma.rdma_available() is False
     assert rdma.RdmaHandle.open_if_available() is None
 
 
