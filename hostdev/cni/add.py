@@ -8,14 +8,9 @@ exactly as it began.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
-if TYPE_CHECKING:
-    from typing import Callable
-
-from hostdev._netlink.rtnl_link import Link
 from hostdev.cni import rdma_step
 from hostdev.cni.config import PluginConfig
-from hostdev.cni.device import ResolvedDevice, UserspaceDevice, resolve
+from hostdev.cni.device import ResolvedDevice, resolve
 from hostdev.cni.errors import INVALID_CONFIG, INVALID_ENVIRONMENT, CniError
 from hostdev.cni.faults import crash_point
 from hostdev.cni.lock import DeviceLock
@@ -23,6 +18,7 @@ from hostdev.cni.pod_interface import renames_to_ifname
 from hostdev.cni.log import Log
 from hostdev.cni.protocol import CniEnv
 from hostdev.cni.record import AttachmentRecord, RdmaRecord
+from hostdev.cni.restore import log_failed_routes, restore
 from hostdev.cni.result_model import Interface, Result
 from hostdev.cni.results import ip_config_for
 from hostdev.cni.state import AttachmentKey, StateStore
@@ -30,6 +26,12 @@ from hostdev.errors import NetnsError
 from hostdev.handle import Handle
 from hostdev.netns import NetNS
 from hostdev.snapshot import LinkSnapshot, apply_snapshot, move_link, take_snapshot
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from hostdev import Link
 
 DEVICE_BUSY = 100  # plugin-specific: the device belongs to another attachment
 NAME_TAKEN_IN_POD = 101  # plugin-specific: the pod already has an interface of the target name
@@ -53,7 +55,7 @@ def add(env: CniEnv, conf: PluginConfig, log: Log) -> Result:
     assert env.container_id and env.ifname and conf.device is not None
     key = AttachmentKey(conf.name, env.container_id, env.ifname)
     store = StateStore(conf.state_dir)
-    with NetNS.current() as host_ns, open_target_netns(env.netns, host_ns) as pod, Handle() as host:
+    with NetNS.current() as host_ns, open_target_netns(env.netns, host_ns) as pod, Handle(host_ns) as host:
         selector = conf.device.primary
         if store.load(key) is not None:
             raise CniError(DEVICE_BUSY, f"attachment {env.container_id}/{env.ifname} already exists", "run DEL first")
@@ -68,7 +70,7 @@ def add(env: CniEnv, conf: PluginConfig, log: Log) -> Result:
                 not isinstance(other, ResolvedDevice) or other.link.index != device.link.index
             ):
                 raise CniError(INVALID_CONFIG, f"{check.source} and {selector.source} name different devices")
-        if isinstance(device, UserspaceDevice):
+        if not isinstance(device, ResolvedDevice):
             log.info(f"{device.pci_address} is bound to {device.driver}: nothing to move (DPDK mode)")
             return Result(interfaces=(Interface(name=env.ifname, sandbox=env.netns, pci_id=device.pci_address),))
         with DeviceLock(store.root, device.identity.id, conf.lock_timeout_seconds):
@@ -114,7 +116,7 @@ def _attach_locked(
         try:
             crash_point("add:after-state", conf.state_dir)
             moved = move_link(host, inside, link, name=target_name if target_name != link.name else None)
-            undo.append(lambda: _return_netdev(record, inside, host, host_ns, log))
+            undo.append(lambda: _return_netdev(record, env.netns, host, conf, log))
             record = record.advanced(pod_index=moved.index, phase="moved")
             store.save(key, record.to_dict())
             log.info(f"moved {link.name} into the pod as {moved.name} (ifindex {moved.index})")
@@ -125,12 +127,10 @@ def _attach_locked(
                 record = record.advanced(rdma=RdmaRecord(rdma.mode, rdma.devices, names))
                 store.save(key, record.to_dict())
 
-            undo.append(lambda: rdma_step.move_back(record.rdma.moved, pod, host_ns, log))
             rdma_step.move_in(rdma, pod, log, persist_rdma)
             crash_point("add:after-rdma-move", conf.state_dir)
             report = apply_snapshot(inside, moved, snapshot)
-            for route, why in report.failed_routes:
-                log.warn(f"route {route.destination} does not apply in the pod: {why}")
+            log_failed_routes(report, f"{moved.name} in the pod", log)
             crash_point("add:after-addresses", conf.state_dir)
             result = _result(env, inside.link(index=moved.index), snapshot, identity.pci_address)
             from hostdev.cni.result_json import format_result
@@ -157,16 +157,11 @@ def _refuse_if_held(store: StateStore, device_id: str) -> None:
         raise CniError(DEVICE_BUSY, f"device {device_id} is attached to container {held.container_id} ({held.ifname})")
 
 
-def _return_netdev(record: AttachmentRecord, inside: Handle, host: Handle, host_ns: NetNS, log: Log) -> None:
-    identity = record.device
-    link = identity.find_in_pod(inside.links(), pod_index=record.pod_index, pod_name=record.pod_name)
-    if link is not None:
-        if link.up:
-            inside.set_link(link.index, up=False)
-        inside.move_link(link.index, host_ns, name=identity.host_name if link.name != identity.host_name else None)
-    back = host.link(name=identity.host_name)
-    apply_snapshot(host, back, record.snapshot)
-    log.info(f"rolled back: {identity.host_name} is on the host with its addresses")
+def _return_netdev(record: AttachmentRecord, pod_path: str | None, host: Handle, conf: PluginConfig, log: Log) -> None:
+    """Undo of the moves: the device (and its RDMA devices) home, wherever it is now."""
+    if restore(record, host=host, pod_path=pod_path, return_timeout_s=conf.return_timeout_seconds, state_dir=conf.state_dir, log=log) == "pending":
+        raise RuntimeError(f"{record.device.id} has not come back to the host yet")
+    log.info(f"rolled back: {record.device.host_name} is on the host with its addresses")
 
 
 def _unwind(undo: list[Callable[[], object]], log: Log) -> None:

@@ -10,27 +10,29 @@ copy exists, so that a fallback which failed (e.g. the host name was taken) can 
 from __future__ import annotations
 
 import os
-TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
-if TYPE_CHECKING:
-    from typing import NamedTuple
-else:
-    from hostdev._record import NamedTuple
 
-from hostdev._netlink.rtnl_link import Link
 from hostdev.cni import rdma_step
 from hostdev.cni.config import PluginConfig
-from hostdev.cni.errors import TRY_AGAIN_LATER, CniError
+from hostdev.cni.errors import CniError
 from hostdev.cni.faults import crash_point
 from hostdev.cni.lock import DeviceLock, StoreLock
 from hostdev.cni.log import Log
 from hostdev.cni.pod_interface import renames_to_ifname
 from hostdev.cni.protocol import CniEnv, GcAttachment
 from hostdev.cni.record import AttachmentRecord
-from hostdev.cni.restore import restore
+from hostdev.cni.restore import check_name_free, log_failed_routes, name_taken, restore
 from hostdev.cni.state import CORRUPT_INFIX, AttachmentKey, CorruptState, StateStore
-from hostdev.errors import NetnsError
+from hostdev.errors import NameTaken, NetnsError
 from hostdev.handle import Handle
 from hostdev.netns import NetNS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+
+    from hostdev import Link
+else:
+    from hostdev._record import NamedTuple
 
 STATE_UNREADABLE = 102  # plugin-specific: a state record this plugin cannot use
 
@@ -68,9 +70,9 @@ def delete(env: CniEnv, conf: PluginConfig, log: Log) -> None:
 def _restore_and_forget(
     store: StateStore, key: AttachmentKey, record: AttachmentRecord, netns: str | None, conf: PluginConfig, log: Log
 ) -> None:
-    with NetNS.current() as host_ns, Handle() as host:
+    with NetNS.current() as host_ns, Handle(host_ns) as host:
         outcome = restore(
-            record, host_ns=host_ns, host=host, pod_path=netns,
+            record, host=host, pod_path=netns,
             return_timeout_s=conf.return_timeout_seconds, state_dir=conf.state_dir, log=log,
         )  # fmt: skip
     if outcome == "pending":
@@ -199,64 +201,42 @@ def _find_without_record(links: list[Link], kind: str, value: str, env: CniEnv, 
 
 
 def _host_names_from_sysfs(kind: str, value: str) -> tuple[str, ...]:
-    from hostdev._sysfs.errors import SysfsError
+    from hostdev import discover
 
-    try:
-        if kind == "pci":
-            from hostdev._sysfs.pci_function import read_pci_function
-
-            return read_pci_function(value).netdevs
-        from hostdev._sysfs.auxiliary import read_auxiliary_device
-
-        return read_auxiliary_device(value).netdevs
-    except SysfsError:
-        return ()
+    return discover.netdevs_of(kind, value)
 
 
 def _device_id(link: Link, kind: str, value: str) -> str:
     """The lock/state id ADD used for this device (see device.resolve)."""
+    from hostdev import discover
+
     if kind in ("pci", "auxiliary"):
         return value
-    from hostdev._sysfs.netdev_lookup import pci_address_from_parent
-
-    return pci_address_from_parent(link.parent_dev_name, link.parent_bus_name) or f"netdev-{value}"
+    return discover.device_id(discover.pci_address_of(link), value)
 
 
 def _return_unrecorded(found: _Found, pod: NetNS, host_ns: NetNS, log: Log) -> None:
-    from hostdev.snapshot import apply_snapshot, take_snapshot
+    from hostdev.snapshot import return_link, take_snapshot
 
-    with Handle(pod) as inside, Handle() as host:
+    with Handle(pod) as inside, Handle(host_ns) as host:
         link = inside.find_link(index=found.link.index)  # as it is now that we hold the lock
         if link is None or link.name != found.link.name:
             log.warn(f"{found.link.name} left the pod meanwhile: nothing to restore")
             return
-        holder = host.find_link(name=found.host_name)
-        if holder is not None:
-            raise CniError(
-                TRY_AGAIN_LATER,
-                f"cannot return {link.name}: interface {found.host_name} (ifindex {holder.index}) exists on the host",
-                "the device stays in the pod; remove or rename that interface and retry DEL",
-            )
+        check_name_free(host, found.host_name, link.name)
         snapshot = take_snapshot(inside, link)
         rdma_step.move_back(_rdma_bound_to(pod, link.index), pod, host_ns, log)
-        if link.up:
-            inside.set_link(link.index, up=False)  # a rename needs the link down
-        inside.move_link(link.index, host_ns, name=found.host_name if link.name != found.host_name else None)
-        report = apply_snapshot(host, host.link(name=found.host_name), snapshot)
-    for route, why in report.failed_routes:
-        log.warn(f"route {route.destination} not restored on {found.host_name}: {why}")
+        try:
+            report = return_link(host, link, snapshot, pod=inside, name=found.host_name)
+        except NameTaken as exc:
+            raise name_taken(link.name, exc) from None
+    log_failed_routes(report, found.host_name, log)
     log.warn(f"restored {found.host_name} without a state record, with the addresses, MTU and routes it had in the pod")
 
 
 def _rdma_bound_to(pod: NetNS, ifindex: int) -> tuple[str, ...]:
     """RDMA devices in the pod bound to the netdev (exclusive mode moves them with it)."""
     from hostdev import rdma
-    from hostdev.rdma_errors import RdmaUnavailable
 
-    try:
-        with rdma.RdmaHandle(pod) as handle:
-            if str(handle.system().netns_mode) != "exclusive":
-                return ()
-            return tuple(d.name for d in rdma.rdma_devices_of_netdev(handle, ifindex=ifindex))
-    except RdmaUnavailable:
-        return ()
+    found = rdma.netdev_rdma(ifindex, pod)
+    return found.devices if found is not None and found.mode == "exclusive" else ()

@@ -11,13 +11,14 @@ auxiliary device, virtio device) and its permanent MAC, as netlink reports them,
 from __future__ import annotations
 
 from hostdev._record import asdict, record
-TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+from hostdev.cni.errors import INVALID_CONFIG, TRY_AGAIN_LATER, CniError
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Iterable
 
-from hostdev._netlink.rtnl_link import Link
-from hostdev.cni.errors import INVALID_CONFIG, TRY_AGAIN_LATER, CniError
-from hostdev.handle import Handle
+    from hostdev import Handle, Link
+    from hostdev.discover import UserspaceFunction
 
 
 @record
@@ -138,99 +139,21 @@ class ResolvedDevice:
     rdma_devices: tuple[str, ...]  # names from sysfs <BDF>/infiniband/ (host view)
 
 
-@record
-class UserspaceDevice:
-    """A function bound to vfio-pci & co.: no netdev to move (DPDK mode)."""
-
-    pci_address: str
-    driver: str
-
-
-def resolve(kind: str, value: str, host: Handle, sysfs_root: str = "/sys") -> ResolvedDevice | UserspaceDevice:
+def resolve(kind: str, value: str, host: Handle, sysfs_root: str = "/sys") -> ResolvedDevice | UserspaceFunction:
     """Find the selected device in the host namespace (ADD). CniError(7) when it is not there."""
-    from hostdev._sysfs import errors as sysfs_errors
+    from hostdev import discover
 
     try:
-        if kind == "pci":
-            return _resolve_pci(value, host, sysfs_root)
-        if kind == "auxiliary":
-            return _resolve_auxiliary(value, host, sysfs_root)
-        if kind == "name":
-            return _resolved(host.link(name=value), host, sysfs_root)
-        if kind == "hwaddr":
-            return _resolved(host.link(mac=value), host, sysfs_root)
-        if kind == "kernelpath":
-            return _resolve_kernelpath(value, host)
-    except sysfs_errors.UserspaceDriverBound as exc:
-        return UserspaceDevice(value, str(getattr(exc, "driver", "")) or "userspace")
-    except (sysfs_errors.SysfsError, LookupError) as exc:
+        nic = discover.find_nic(host, kind, value, sysfs_root)
+    except (discover.DiscoveryError, LookupError) as exc:
         raise CniError(INVALID_CONFIG, f"device {value} not found in the host namespace", str(exc)) from None
-    raise CniError(INVALID_CONFIG, f"unknown device selector {kind!r}")
-
-
-def _resolve_pci(bdf: str, host: Handle, sysfs_root: str) -> ResolvedDevice | UserspaceDevice:
-    from hostdev._sysfs.pci_function import is_userspace_driver, netdev_of, read_pci_function
-
-    function = read_pci_function(bdf, sysfs_root)
-    if is_userspace_driver(function.driver):
-        return UserspaceDevice(function.address, function.driver or "")
-    link = host.link(name=netdev_of(function))
-    if link.parent_dev_name and link.parent_bus_name == "pci" and link.parent_dev_name != function.address:
-        raise CniError(
-            INVALID_CONFIG,
-            f"sysfs and netlink disagree about {function.address}",
-            f"netdev {link.name} has PCI parent {link.parent_dev_name}",
-        )
-    return ResolvedDevice(_identity(link, function.address, None, function.address), link, function.rdma_devices)
-
-
-def _resolve_auxiliary(aux_id: str, host: Handle, sysfs_root: str) -> ResolvedDevice:
-    from hostdev._sysfs.auxiliary import read_auxiliary_device
-
-    aux = read_auxiliary_device(aux_id, sysfs_root)
-    if len(aux.netdevs) != 1:
-        raise CniError(INVALID_CONFIG, f"auxiliary device {aux_id} has {len(aux.netdevs)} netdevs, expected one")
-    link = host.link(name=aux.netdevs[0])
-    return ResolvedDevice(_identity(link, aux_id, aux_id, aux.pci_address), link, aux.rdma_devices)
-
-
-def _resolve_kernelpath(path: str, host: Handle) -> ResolvedDevice:
-    import os
-
-    net_dir = os.path.join(path, "net")
-    try:
-        names = sorted(os.listdir(net_dir))
-    except OSError as exc:
-        raise CniError(INVALID_CONFIG, f"kernelpath {path} has no net/ directory", exc.strerror or "") from None
-    if len(names) != 1:
-        raise CniError(INVALID_CONFIG, f"kernelpath {path} has {len(names)} netdevs, expected one")
-    return _resolved(host.link(name=names[0]), host, "/sys")
-
-
-def _resolved(link: Link, host: Handle, sysfs_root: str) -> ResolvedDevice:
-    from hostdev._sysfs.netdev_lookup import pci_address_from_parent, pci_address_of_netdev
-
-    bdf = pci_address_from_parent(link.parent_dev_name, link.parent_bus_name)
-    if bdf is None and link.kind is None:
-        bdf = pci_address_of_netdev(link.name, sysfs_root)
-    rdma: tuple[str, ...] = ()
-    if bdf is not None:
-        from hostdev._sysfs.pci_function import read_pci_function
-
-        rdma = read_pci_function(bdf, sysfs_root).rdma_devices
-    return ResolvedDevice(_identity(link, bdf or f"netdev-{link.name}", None, bdf), link, rdma)
-
-
-def _identity(link: Link, device_id: str, aux_id: str | None, bdf: str | None) -> DeviceIdentity:
-    return DeviceIdentity(
-        id=device_id,
-        pci_address=bdf,
-        auxiliary_id=aux_id,
-        perm_mac=link.perm_mac,
-        mac=link.mac,
-        host_name=link.name,
-        host_index=link.index,
-        kind=link.kind,
+    if isinstance(nic, discover.UserspaceFunction):
+        return nic
+    link = nic.link
+    identity = DeviceIdentity(
+        id=nic.id, pci_address=nic.pci_address, auxiliary_id=nic.auxiliary_id, perm_mac=link.perm_mac,
+        mac=link.mac, host_name=link.name, host_index=link.index, kind=link.kind,
         parent_bus=link.parent_bus_name if link.parent_dev_name else None,
         parent_dev=link.parent_dev_name if link.parent_bus_name else None,
-    )
+    )  # fmt: skip
+    return ResolvedDevice(identity, link, nic.rdma_devices)

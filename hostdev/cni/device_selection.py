@@ -28,8 +28,7 @@ if TYPE_CHECKING:
     from typing import Literal
     DeviceKind = Literal["pci", "auxiliary", "name", "hwaddr", "kernelpath"]
 
-from hostdev._sysfs.errors import InvalidAuxiliaryId, InvalidPciAddress
-from hostdev._sysfs.pci_address import parse_auxiliary_id, parse_pci_address
+from hostdev.discover import InvalidAuxiliaryId, InvalidPciAddress, parse_auxiliary_id, parse_pci_address
 
 from .errors import INVALID_CONFIG, CniError
 from .names import interface_name_problem, path_problem, shorten

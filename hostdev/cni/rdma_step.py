@@ -24,21 +24,14 @@ def plan(policy: str, sysfs_devices: tuple[str, ...], netdev_index: int, log: Lo
     """What RDMA devices go with this netdev, and whether they must move (host view, at ADD)."""
     if policy == "skip":
         return RdmaRecord("none")
-    if not _kernel_has_rdma():
+    from hostdev import rdma
+
+    found = rdma.netdev_rdma(netdev_index)
+    if found is None:
         if policy == "required":
             raise CniError(RDMA_FAILED, "rdma is required but this kernel has no RDMA subsystem")
         return RdmaRecord("none")
-    from hostdev import rdma
-    from hostdev.rdma_errors import RdmaUnavailable
-
-    try:
-        with rdma.RdmaHandle() as handle:
-            mode = str(handle.system().netns_mode)
-            bound = tuple(d.name for d in rdma.rdma_devices_of_netdev(handle, ifindex=netdev_index))
-    except RdmaUnavailable:
-        if policy == "required":
-            raise CniError(RDMA_FAILED, "rdma is required but this kernel has no RDMA subsystem") from None
-        return RdmaRecord("none")
+    mode, bound = found.mode, found.devices
     soft = [name for name in bound if name not in sysfs_devices]
     if soft:
         # Soft-RoCE (rxe) hangs off the netdev, not a PCI function: the kernel destroys it when
@@ -55,19 +48,6 @@ def plan(policy: str, sysfs_devices: tuple[str, ...], netdev_index: int, log: Lo
         raise CniError(RDMA_FAILED, "rdma is required but the device has no RDMA device")
     log.debug(f"rdma: mode {mode}, devices {', '.join(devices) or 'none'}")
     return RdmaRecord(mode, devices)
-
-
-def _kernel_has_rdma() -> bool:
-    """One socket() call, before importing the RDMA codec: most CNI calls on most nodes end here."""
-    import _socket  # the C module: socket.py imports selectors, enum and array
-
-    from hostdev._netlink.wire import NETLINK_RDMA
-
-    try:
-        _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, NETLINK_RDMA).close()
-    except OSError:
-        return False
-    return True
 
 
 def move_in(record: RdmaRecord, pod: NetNS, log: Log, after_each: Callable[[tuple[str, ...]], None]) -> tuple[str, ...]:
