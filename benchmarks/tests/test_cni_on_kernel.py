@@ -25,7 +25,7 @@ from benchmarks.cni.rss import measure_peak_rss, rss_available
 from benchmarks.cni.spawner import PLUGIN_PATH, Job
 from benchmarks.harness.interleave import Implementation, ImplementationFailed, run_interleaved
 
-pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
+pytestmark = pytest.mark.kernel  # needs root: tests/suite/tiers.py
 REPO = Path(__file__).resolve().parents[2]
 CEILING_S = 60.0  # for "it did not hang": far above any healthy step on a loaded 2-core machine
 needs_go = pytest.mark.skipif(not GO_HOST_DEVICE.exists(), reason="Go host-device (containernetworking-plugins) not installed")

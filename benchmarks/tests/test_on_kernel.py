@@ -4,7 +4,6 @@ namespaces never outlive a run, and the smoke run CI executes passes."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from benchmarks.move.impl_hostdev import HostdevImpl
 from benchmarks.move.standin import RestoreMismatch, StandIn
 from hostdev.snapshot import apply_snapshot, move_link, take_snapshot
 
-pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
+pytestmark = pytest.mark.kernel  # needs root: tests/suite/tiers.py
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -11,7 +11,8 @@ from tests.e2e.harness import Node, install_plugin
 
 @pytest.fixture(scope="session")
 def plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The launcher as `hostdev install` writes it; HOSTDEV_PLUGIN tests another build (a bundle)."""
+    """The launcher as `hostdev install` writes it; HOSTDEV_PLUGIN tests another build (a bundle;
+    a developer's run only: CI=true refuses it, see tests/suite/tiers.py)."""
     other = os.environ.get("HOSTDEV_PLUGIN")
     if other:
         return Path(other)

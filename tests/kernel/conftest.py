@@ -1,12 +1,11 @@
 """Fixtures for the real-kernel tier: throwaway namespaces, handles inside them.
 
-Every test here is marked ``kernel``; without root the tier is skipped as a whole (it cannot
-create namespaces), never partly.
+Every test here is marked ``kernel`` by tests/suite/tiers.py; without root the tier is skipped as
+a whole (it cannot create namespaces), never partly, and CI refuses to run without root.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Callable, Iterator
 
 import pytest
@@ -16,15 +15,6 @@ from hostdev.netns import NetNS
 from tests.kernel.nsutil import TestNetns, netns_pool
 
 NetnsFactory = Callable[..., TestNetns]
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    here = os.path.dirname(__file__)
-    for item in items:
-        if str(item.path).startswith(here + os.sep):
-            item.add_marker(pytest.mark.kernel)
-            if os.geteuid() != 0:
-                item.add_marker(pytest.mark.skip(reason="kernel tier needs root (network namespaces)"))
 
 
 @pytest.fixture

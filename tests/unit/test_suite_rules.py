@@ -1,0 +1,147 @@
+"""The suite's own rules (tests/suite, tests/README.md), checked on a throwaway pytest run each:
+CI=true turns every skip into a failure and refuses whole-tier switches, the summary counts per
+tier, and the hypothesis seed follows the source tree."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from tests.suite.determinism import seed_of, tree_digest
+from tests.suite.tiers import ci_problems
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = """
+import pytest
+
+def test_runs():
+    pass
+
+@pytest.mark.skipif(True, reason="GNU time is not installed")
+def test_needs_a_tool():
+    pass
+
+def test_gives_up():
+    pytest.skip("no Go host-device")
+
+@pytest.mark.vm(host=True)
+def test_boots():
+    pass
+"""
+
+
+def _run_sample(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "test_sample.py").write_text(textwrap.dedent(SAMPLE))
+    plugins = ["-p", "tests.suite.determinism", "-p", "tests.suite.tiers", "-p", "tests.vm.conftest"]
+    base = {k: v for k, v in os.environ.items() if k not in ("CI", "HOSTDEV_VM", "HOSTDEV_PLUGIN")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-o", "markers=vm", *plugins, "test_sample.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**base, "PYTHONPATH": str(REPO), "HOSTDEV_VM": "off", **env},
+    )  # fmt: skip
+
+
+def test_developers_see_skips_as_skips(tmp_path: Path) -> None:
+    done = _run_sample(tmp_path)
+    assert done.returncode == 0, done.stdout
+    assert "per tier: unit: 1 passed, 2 skipped; kernel: none; e2e: none; vm: 1 skipped" in done.stdout
+    assert "GNU time is not installed" in done.stdout and "HOSTDEV_VM=off" in done.stdout
+
+
+def test_in_ci_every_skip_is_a_failure_that_says_why(tmp_path: Path) -> None:
+    done = _run_sample(tmp_path, CI="true", HOSTDEV_VM="")
+    if os.geteuid() != 0:  # CI refuses to start at all (next test); nothing to count then
+        assert done.returncode == 4 and "not root" in done.stderr
+        return
+    assert done.returncode == 1, done.stdout
+    # A skip in setup (skipif) fails the setup: pytest calls that an error.
+    assert "per tier: unit: 1 passed, 1 failed, 1 error; kernel: none; e2e: none; vm: 1 passed" in done.stdout
+    assert "1 failed, 2 passed, 1 error" in done.stdout
+    assert done.stdout.count("CI=true: a skip is a failure") == 2
+    assert "GNU time is not installed" in done.stdout and "no Go host-device" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "euid", "named"),
+    [
+        ({"HOSTDEV_VM": "off"}, 0, "HOSTDEV_VM=off"),
+        ({"HOSTDEV_VM": "OFF"}, 0, "HOSTDEV_VM=off"),
+        ({"HOSTDEV_PLUGIN": "/opt/cni/bin/amd-host-device"}, 0, "HOSTDEV_PLUGIN"),
+        ({}, 1000, "not root"),
+    ],
+)
+def test_ci_refuses_whole_tier_switches_up_front(env: dict[str, str], euid: int, named: str) -> None:
+    (problem,) = ci_problems(env, euid)
+    assert named in problem
+    assert ci_problems({"HOSTDEV_VM": "on"}, 0) == []
+
+
+def test_ci_run_with_a_tier_switched_off_stops_before_any_test(tmp_path: Path) -> None:
+    done = _run_sample(tmp_path, CI="true")
+    assert done.returncode == 4, done.stdout + done.stderr  # pytest's usage error
+    assert "CI=true runs every tier" in done.stderr and "HOSTDEV_VM=off" in done.stderr
+    assert "test_runs" not in done.stdout
+
+
+def test_ci_seed_is_the_trees_and_printed(tmp_path: Path) -> None:
+    done = _run_sample(tmp_path, CI="true", HOSTDEV_VM="")
+    digest = tree_digest()
+    assert digest.startswith("git:") and len(digest) == 44
+    assert f"hypothesis profile 'ci', seed {seed_of(digest)} (tree {digest})" in done.stdout or os.geteuid() != 0
+
+
+def test_the_seed_without_git_is_a_digest_of_the_files(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / "junk").write_text("not source\n")
+    first = tree_digest(tmp_path)
+    assert first.startswith("files:")
+    (tmp_path / ".venv" / "junk").write_text("changed, still not source\n")
+    assert tree_digest(tmp_path) == first
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert tree_digest(tmp_path) != first
+
+
+def _pins() -> dict[str, str]:
+    pins = {}
+    for line in (REPO / "scripts" / "constraints.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not an exact pin"
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def _requirement_closure(name: str, extras: frozenset[str]) -> set[str]:
+    """``name`` and everything it requires with ``extras``, as installed here (canonical names)."""
+    found: set[str] = set()
+    todo = [(name, extras)]
+    while todo:
+        current, wanted = todo.pop()
+        if canonicalize_name(current) in found:
+            continue
+        found.add(canonicalize_name(current))
+        for text in metadata.requires(current) or []:
+            requirement = Requirement(text)
+            environments = [{"extra": e} for e in wanted] or [{"extra": ""}]
+            if requirement.marker is None or any(requirement.marker.evaluate(env) for env in environments):
+                todo.append((requirement.name, frozenset(requirement.extras)))
+    return found
+
+
+def test_every_test_and_bench_dependency_is_pinned_and_installed_as_pinned() -> None:
+    pins = _pins()
+    needed = _requirement_closure("hostdev", frozenset({"dev", "bench"})) - {"hostdev"}
+    assert needed - set(pins) == set(), "add these to scripts/constraints.txt"
+    for name in needed:
+        assert metadata.version(name) == pins[name], f"{name}: installed {metadata.version(name)}, pinned {pins[name]}"
+    assert {"pytest", "hypothesis", "mypy"} <= needed
