@@ -4,8 +4,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+fail() { echo "bootstrap: $*" >&2; exit 1; }
+
+# What the suite assumes about the machine, checked before anything is installed. The VM tier
+# unpacks qemu from bookworm-backports and Debian's bookworm kernels (6.1, and 6.12 built with
+# bookworm's gcc-12), and builds its test RDMA module with gcc-12 (tests/vm/prepare.py).
+[ -r /etc/os-release ] || fail "no /etc/os-release: hostdev's tests need Debian 12 (bookworm)"
+release=$(. /etc/os-release && echo "${ID:-?} ${VERSION_CODENAME:-?}")
+[ "$release" = "debian bookworm" ] || fail "this is '$release'; hostdev's tests need Debian 12 (bookworm): the VM tier takes qemu from bookworm-backports and builds its RDMA test module with gcc-12 for bookworm's kernels"
+command -v apt-get >/dev/null && command -v dpkg >/dev/null || fail "apt-get and dpkg are needed"
+[ "$(id -u)" = 0 ] || fail "run as root: it installs Debian packages, and the tests need root (network namespaces)"
+
 need_debs=()
 for pkg in iproute2 strace ibverbs-utils containernetworking-plugins qemu-system-x86 gcc make podman runc containerd busybox-static python3-yaml ${HOSTDEV_EXTRA_DEBS:-}; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_debs+=("$pkg")
+done
+# The suite's own needs: the venv module stock Debian lacks, GNU time (peak RSS in the benchmark
+# tests), the compiler the VM tier's module build calls by name, git (CI's hypothesis seed).
+for pkg in python3-venv time gcc-12 git; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_debs+=("$pkg")
 done
 if [ ${#need_debs[@]} -gt 0 ]; then
@@ -31,9 +47,21 @@ if [ ${#need_debs[@]} -gt 0 ]; then
 fi
 
 py=$(python3 -c 'import os, sys; print(os.path.realpath(sys.executable))')
+"$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || fail "$py is older than Python 3.11"
 if [ ! -x .venv/bin/python ]; then
   echo "== venv on $py"
   "$py" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]' 2>&1 | grep -v '^WARNING: Location' || true
+# Exact versions (scripts/constraints.txt), also for the editable install's isolated build.
+if ! out=$(PIP_CONSTRAINT="$PWD/scripts/constraints.txt" .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]' 2>&1); then
+  printf '%s\n' "$out" >&2
+  fail "pip install of hostdev[dev,bench] failed"
+fi
+printf '%s\n' "$out" | sed '/^WARNING: Location/d;/^$/d'
 .venv/bin/python -m hostdev._netns_build >/dev/null   # editable installs do not run cffi_modules
+
+# The VM tier's kernels, qemu and module, fetched now: a mirror without bookworm-backports or a
+# failed module build shows here, not halfway through pytest (a no-op with a warm cache).
+if [ "${HOSTDEV_VM:-}" != off ]; then
+  .venv/bin/python tests/vm/prepare.py || fail "the VM tier cannot be prepared (see above); HOSTDEV_VM=off skips it for a developer's quick run"
+fi
