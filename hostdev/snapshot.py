@@ -274,14 +274,20 @@ def apply_snapshot(
     failed: list[tuple[Route, str]] = []
     if routes:
         have = {_route_key(r) for r in handle.routes(index, user_only=True) if is_restorable_route(r)}
+        collided: list[tuple[Route, str]] = []
         for route in snapshot.routes:
             if _route_key(route) in have:
                 continue
             try:
                 handle.add_route(index, route)
             except NetlinkError as exc:
-                if exc.errno != errno.EEXIST:
-                    failed.append((route, str(exc)))
+                (collided if exc.errno == errno.EEXIST else failed).append((route, str(exc)))
+        if collided:
+            # EEXIST is success only if the route is now on this link (another caller got there
+            # first). Otherwise a route to the same destination, on another interface or via another
+            # gateway, holds its place: it stays, and this one is reported as not restored.
+            now = {_route_key(r) for r in handle.routes(index, user_only=True)}
+            failed += [(route, why) for route, why in collided if _route_key(route) not in now]
     failed_neighbours: tuple[tuple[Neighbour, str], ...] = ()
     if snapshot.neighbours is not None:
         failed_neighbours = converge_neighbours(handle, link, snapshot.neighbours)
