@@ -184,8 +184,6 @@ class _NamedTupleMeta(type):
     def __new__(mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> Any:
         if namespace.get("_is_namedtuple_root"):
             return super().__new__(mcls, name, bases, namespace)
-        from _operator import itemgetter  # builtin, already loaded: costs nothing
-
         names = tuple(namespace.get("__annotations__", {}))
         defaults = {n: namespace[n] for n in names if n in namespace}
         members = {key: value for key, value in namespace.items() if key not in names and key != "__annotations__"}
@@ -195,8 +193,15 @@ class _NamedTupleMeta(type):
             _asdict=lambda self: dict(zip(names, self)), _replace=lambda self, **changes: type(self)(**{**dict(zip(names, self)), **changes}),
         )  # fmt: skip
         for index, field_name in enumerate(names):
-            members[field_name] = property(itemgetter(index), doc=f"field {index}: {field_name}")
+            members[field_name] = _field(index, field_name)
         return type(name, (tuple,), members)
+
+
+def _field(index: int, name: str) -> property:
+    def get(self: tuple[object, ...]) -> object:
+        return tuple.__getitem__(self, index)
+
+    return property(get, doc=f"field {index}: {name}")
 
 
 def _tuple_new(name: str, names: tuple[str, ...], defaults: dict[str, object]) -> Callable[..., Any]:

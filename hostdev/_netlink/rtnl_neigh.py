@@ -15,7 +15,11 @@ USER_HZ, and hold two views of one value (``retrans_time``/``retrans_time_ms``,
 
 from __future__ import annotations
 
-import struct
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import struct
+else:  # struct.py only re-exports the C module: one module less per plugin exec
+    import _struct as struct
 
 from hostdev._record import record
 
@@ -37,7 +41,6 @@ from hostdev._netlink.rtnl_tables import (
 from hostdev._netlink.wire import MessageHeader, decode_string, iter_attrs
 from hostdev.errors import DecodeError
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Iterable
 

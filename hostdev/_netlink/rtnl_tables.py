@@ -7,7 +7,11 @@ header has them.
 
 from __future__ import annotations
 
-import struct
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import struct
+else:  # struct.py only re-exports the C module: one module less per plugin exec
+    import _struct as struct
 
 from hostdev._netlink.attrs import Attr, AttrSet, Kind
 

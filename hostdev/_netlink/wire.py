@@ -6,11 +6,13 @@ every message and attribute starts on a 4-byte boundary and its length field exc
 
 from __future__ import annotations
 
-import struct
-TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import struct
     from typing import Iterator, NamedTuple
-else:
+else:  # struct.py only re-exports the C module (one module less per plugin exec); no typing
+    import _struct as struct
+
     from hostdev._record import NamedTuple
 
 from hostdev.errors import DecodeError
