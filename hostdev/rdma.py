@@ -22,7 +22,6 @@ from hostdev.netns import NetNS, entered, socket_in
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hostdev._netlink.rdma_codec import NetnsModeName, RdmaDevice, RdmaPort, RdmaSystem
-    from hostdev._netlink.rdma_tables import NetnsMode
     from hostdev._netlink.socket import NetlinkSocket, Request
 
 
@@ -199,13 +198,13 @@ class RdmaHandle:
             raise NetlinkError(errno.ENODATA, "RDMA_NLDEV_CMD_SYS_GET", "the kernel sent no reply before its ACK")
         return found[0]
 
-    def set_netns_mode(self, mode: NetnsModeName | NetnsMode) -> None:
+    def set_netns_mode(self, mode: NetnsModeName | int) -> None:
         """``rdma system set netns exclusive|shared``; RdmaNetnsModeBusy while other netns exist."""
         from hostdev import rdma_errors
         from hostdev._netlink import rdma_codec as codec
 
         body = codec.set_netns_mode_body(mode)
-        what = _req(f"RDMA_NLDEV_CMD_SYS_SET netns={codec.netns_mode_value(mode).name.lower()}")
+        what = _req(f"RDMA_NLDEV_CMD_SYS_SET netns={('exclusive', 'shared')[codec.netns_mode_value(mode)]}")  # 0, 1
         try:
             self.sock.request(codec.NLDEV_SYS_SET, body, what)
         except NetlinkError as exc:

@@ -40,7 +40,12 @@ class Kind:
     PAD = 12  # alignment filler before u64 values; never decoded
 
 
-KIND_NAMES = {value: name for name, value in vars(Kind).items() if name.isupper()}
+def value_names(values: type) -> dict[int, str]:
+    """``{number: NAME}`` of a class of int constants: the codec's stand-in for an ``IntEnum``."""
+    return {value: name for name, value in vars(values).items() if name.isupper() and isinstance(value, int)}
+
+
+KIND_NAMES = value_names(Kind)
 
 _FIXED = {
     Kind.U8: struct.Struct("=B"),

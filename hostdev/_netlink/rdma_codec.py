@@ -14,7 +14,6 @@ is no builder for it.
 from __future__ import annotations
 
 from hostdev._record import record
-from enum import IntEnum
 TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
 if TYPE_CHECKING:
     from typing import Literal
@@ -28,10 +27,10 @@ from hostdev._netlink.rdma_tables import (
     RDMA_NLDEV_CMD_GET,
     RDMA_NLDEV_CMD_PORT_GET,
     RDMA_NLDEV_CMD_SYS_GET,
+    NODE_TYPE_NAMES,
+    PORT_PHYS_STATE_NAMES,
+    PORT_STATE_NAMES,
     NetnsMode,
-    NodeType,
-    PortPhysState,
-    PortState,
     rdma_nl_get_client,
     rdma_nl_get_op,
 )
@@ -104,11 +103,8 @@ def parse_guid(text: str) -> int:
     return int(digits, 16)
 
 
-def _enum_name(enum: type[IntEnum], value: int) -> str:
-    try:
-        return enum(value).name
-    except ValueError:
-        return f"UNKNOWN({value})"
+def _value_name(names: dict[int, str], value: int) -> str:
+    return names.get(value, f"UNKNOWN({value})")
 
 
 # --- decoded objects ---
@@ -144,7 +140,7 @@ class RdmaDevice:
 
     @property
     def node_type_name(self) -> str:
-        return _enum_name(NodeType, self.node_type)
+        return _value_name(NODE_TYPE_NAMES, self.node_type)
 
 
 @record
@@ -166,11 +162,11 @@ class RdmaPort:
 
     @property
     def state_name(self) -> str:
-        return _enum_name(PortState, self.state)
+        return _value_name(PORT_STATE_NAMES, self.state)
 
     @property
     def phys_state_name(self) -> str:
-        return _enum_name(PortPhysState, self.phys_state)
+        return _value_name(PORT_PHYS_STATE_NAMES, self.phys_state)
 
 
 @record
@@ -313,8 +309,9 @@ def sys_get_body() -> bytes:
     return b""
 
 
-def netns_mode_value(mode: NetnsModeName | NetnsMode) -> NetnsMode:
-    if isinstance(mode, NetnsMode):
+def netns_mode_value(mode: NetnsModeName | int) -> int:
+    """A NetnsMode value from its name or itself."""
+    if isinstance(mode, int) and mode in (NetnsMode.EXCLUSIVE, NetnsMode.SHARED):
         return mode
     if mode == "exclusive":
         return NetnsMode.EXCLUSIVE
@@ -323,9 +320,9 @@ def netns_mode_value(mode: NetnsModeName | NetnsMode) -> NetnsMode:
     raise ValueError(f"netns mode must be 'exclusive' or 'shared', not {mode!r}")
 
 
-def set_netns_mode_body(mode: NetnsModeName | NetnsMode) -> bytes:
+def set_netns_mode_body(mode: NetnsModeName | int) -> bytes:
     """``rdma system set netns exclusive|shared``"""
-    return NLDEV.encode_one("SYS_ATTR_NETNS_MODE", int(netns_mode_value(mode)))
+    return NLDEV.encode_one("SYS_ATTR_NETNS_MODE", netns_mode_value(mode))
 
 
 def move_device_body(index: int, netns_fd: int) -> bytes:

@@ -12,9 +12,8 @@ installed header has them.
 
 from __future__ import annotations
 
-from enum import IntEnum
 
-from hostdev._netlink.attrs import Attr, AttrSet, Kind
+from hostdev._netlink.attrs import Attr, AttrSet, Kind, value_names
 
 # --- clients (the anonymous first enum of rdma_netlink.h) ---
 RDMA_NL_IWCM = 2
@@ -104,8 +103,8 @@ MESSAGE_NAMES = {
 IB_DEVICE_NAME_MAX = 64  # include/rdma/ib_verbs.h; the kernel keeps at most 63 bytes + NUL
 
 
-# --- value sets ---
-class NodeType(IntEnum):
+# --- value sets (classes of int constants, not IntEnum: enum costs the plugin's start-up) ---
+class NodeType:
     """``RDMA_NLDEV_ATTR_DEV_NODE_TYPE`` (uapi ``RDMA_NODE_*``)."""
 
     IB_CA = 1
@@ -117,7 +116,7 @@ class NodeType(IntEnum):
     UNSPECIFIED = 7
 
 
-class PortState(IntEnum):
+class PortState:
     """``RDMA_NLDEV_ATTR_PORT_STATE`` (kernel ``enum ib_port_state``; not in the uapi header)."""
 
     NOP = 0
@@ -128,7 +127,7 @@ class PortState(IntEnum):
     ACTIVE_DEFER = 5
 
 
-class PortPhysState(IntEnum):
+class PortPhysState:
     """``RDMA_NLDEV_ATTR_PORT_PHYS_STATE`` (kernel ``enum ib_port_phys_state``; not in uapi)."""
 
     SLEEP = 1
@@ -140,11 +139,16 @@ class PortPhysState(IntEnum):
     PHY_TEST = 7
 
 
-class NetnsMode(IntEnum):
+class NetnsMode:
     """``RDMA_NLDEV_SYS_ATTR_NETNS_MODE``: the values ``nldev_set_sys_set_netns_doit`` accepts."""
 
     EXCLUSIVE = 0  # a device lives in one netns and is seen only there
     SHARED = 1  # every netns sees every device (the kernel's default); devices cannot move
+
+
+NODE_TYPE_NAMES = value_names(NodeType)
+PORT_STATE_NAMES = value_names(PortState)
+PORT_PHYS_STATE_NAMES = value_names(PortPhysState)
 
 
 # --- enum rdma_nldev_attr ---

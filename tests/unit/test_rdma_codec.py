@@ -241,7 +241,7 @@ def test_move_and_rename_cannot_be_combined() -> None:
 
 
 @pytest.mark.parametrize(("mode", "value"), [("exclusive", 0), ("shared", 1), (NetnsMode.SHARED, 1)])
-def test_netns_mode_body(mode: str | NetnsMode, value: int) -> None:
+def test_netns_mode_body(mode: str | int, value: int) -> None:
     body = rdma_codec.set_netns_mode_body(mode)  # type: ignore[arg-type]
     assert body == struct.pack("=HHB3x", 5, 66, value)
 
