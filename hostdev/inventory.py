@@ -115,7 +115,7 @@ def _merge_attachments(rows: list[NicRow], state_dir: str) -> None:
 
 
 def _fill_from_pod(row: NicRow, record: Any) -> None:
-    from hostdev.cni.restore import open_pod_netns
+    from hostdev.cni.attachment import open_pod_netns
     from hostdev.handle import Handle
 
     pod = open_pod_netns(None, record)

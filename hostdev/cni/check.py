@@ -7,7 +7,7 @@ from hostdev.cni.errors import PLUGIN_NOT_AVAILABLE, UNKNOWN_CONTAINER, CniError
 from hostdev.cni.log import Log
 from hostdev.cni.protocol import CniEnv
 from hostdev.cni.record import AttachmentRecord
-from hostdev.cni.restore import open_pod_netns
+from hostdev.cni.attachment import open_pod_netns
 from hostdev.cni.state import AttachmentKey, StateStore
 from hostdev.handle import Handle
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from hostdev.cni import rdma_step
+from hostdev.cni.attachment import Attachment
 from hostdev.cni.config import PluginConfig
 from hostdev.cni.errors import CniError
 from hostdev.cni.faults import crash_point
@@ -20,8 +20,8 @@ from hostdev.cni.log import Log
 from hostdev.cni.pod_interface import renames_to_ifname
 from hostdev.cni.protocol import CniEnv, GcAttachment
 from hostdev.cni.record import AttachmentRecord
-from hostdev.cni.restore import check_name_free, log_failed_routes, name_taken, restore
 from hostdev.cni.state import CORRUPT_INFIX, AttachmentKey, CorruptState, StateStore
+from hostdev.cni.steps import STEPS, check_name_free, log_failed_routes, move_rdma_back, name_taken
 from hostdev.errors import NameTaken, NetnsError
 from hostdev.handle import Handle
 from hostdev.netns import NetNS
@@ -70,19 +70,17 @@ def delete(env: CniEnv, conf: PluginConfig, log: Log) -> None:
 def _restore_and_forget(
     store: StateStore, key: AttachmentKey, record: AttachmentRecord, netns: str | None, conf: PluginConfig, log: Log
 ) -> None:
+    """The attachment's steps undone in reverse (the record is deleted last); the record kept
+    when the device has not come back yet."""
     with NetNS.current() as host_ns, Handle(host_ns) as host:
-        outcome = restore(
-            record, host=host, pod_path=netns,
-            return_timeout_s=conf.return_timeout_seconds, state_dir=conf.state_dir, log=log,
-        )  # fmt: skip
-    if outcome == "pending":
+        with Attachment.resume(record, netns, key=key, store=store, host=host, conf=conf, log=log) as tx:
+            done = tx.detach(STEPS)
+    if not done:
         log.warn(
             f"device {record.device.id} has not returned to the host yet (its netns is still held); "
             "state kept: a later DEL or GC will finish"
         )
         return
-    crash_point("del:before-state-delete", conf.state_dir)
-    store.delete(key)
     log.info(f"device {record.device.id} restored as {record.device.host_name}")
 
 
@@ -186,7 +184,9 @@ def _find_without_record(links: list[Link], kind: str, value: str, env: CniEnv, 
     # device ("virtio3" on bus "virtio"), one level below the PCI function.
     bus = "pci" if kind == "pci" else "auxiliary"
     by_parent = [l for l in links if l.parent_bus_name == bus and l.parent_dev_name == value]
-    listed = _host_names_from_sysfs(kind, value)
+    from hostdev import discover
+
+    listed = discover.netdevs_of(kind, value)
     if len(by_parent) == 1:
         link = by_parent[0]
     else:
@@ -198,12 +198,6 @@ def _find_without_record(links: list[Link], kind: str, value: str, env: CniEnv, 
         if link is None:
             return None
     return _Found(link, listed[0] if len(listed) == 1 else link.name)
-
-
-def _host_names_from_sysfs(kind: str, value: str) -> tuple[str, ...]:
-    from hostdev import discover
-
-    return discover.netdevs_of(kind, value)
 
 
 def _device_id(link: Link, kind: str, value: str) -> str:
@@ -225,7 +219,7 @@ def _return_unrecorded(found: _Found, pod: NetNS, host_ns: NetNS, log: Log) -> N
             return
         check_name_free(host, found.host_name, link.name)
         snapshot = take_snapshot(inside, link)
-        rdma_step.move_back(_rdma_bound_to(pod, link.index), pod, host_ns, log)
+        move_rdma_back(_rdma_bound_to(pod, link.index), pod, host_ns, log)
         try:
             report = return_link(host, link, snapshot, pod=inside, name=found.host_name)
         except NameTaken as exc:
