@@ -155,7 +155,8 @@ def targets_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             fastest = data.get("total_us_fastest", {}).get("plugin")
             own = sum(1 for row in data["modules"] if row["origin"] == "hostdev")
             rows.append([f"{command}: imports ≤ {ms(IMPORT_TARGET_NS)} and ≤ {IMPORT_TARGET_MODULES} modules (`-X importtime`)",
-                         f"{ms(took)} (fastest run {ms(fastest * 1e3) if fastest is not None else '–'}), {count:.0f} modules",
+                         f"{ms(took)} (fastest run {ms(fastest * 1e3) if fastest is not None else '–'}; every module at its "
+                         f"fastest {ms(data.get('modules_fastest_sum_us', 0.0) * 1e3)}), {count:.0f} modules",
                          _verdict(took <= IMPORT_TARGET_NS and count <= IMPORT_TARGET_MODULES),
                          f"{own} of them are hostdev's own modules (one job each), importing in "
                          f"{ms(data['total_us']['hostdev'] * 1e3)} (load + body); the others in {ms((data['total_us']['stdlib'] + data['total_us']['cffi']) * 1e3)}"])  # fmt: skip
