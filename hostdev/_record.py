@@ -186,6 +186,8 @@ class _NamedTupleMeta(type):
             return super().__new__(mcls, name, bases, namespace)
         names = tuple(namespace.get("__annotations__", {}))
         defaults = {n: namespace[n] for n in names if n in namespace}
+        if list(defaults) != list(names[len(names) - len(defaults):]):
+            raise TypeError(f"{name}: a field without a default follows one with a default")
         members = {key: value for key, value in namespace.items() if key not in names and key != "__annotations__"}
         members.update(
             __slots__=(), _fields=names, _field_defaults=defaults, __match_args__=names,
@@ -206,10 +208,12 @@ def _field(index: int, name: str) -> property:
 
 def _tuple_new(name: str, names: tuple[str, ...], defaults: dict[str, object]) -> Callable[..., Any]:
     count = len(names)
+    tail = tuple(defaults.values())  # the defaults of the last fields, in order
+    first_default = count - len(tail)
 
     def __new__(cls: type, *args: object, **kwargs: object) -> Any:
-        if len(args) == count and not kwargs:
-            return tuple.__new__(cls, args)
+        if not kwargs and first_default <= len(args) <= count:  # positional only: no loop
+            return tuple.__new__(cls, args + tail[len(args) - first_default:])
         if len(args) > count:
             raise TypeError(f"{name}() takes {count} positional arguments but {len(args)} were given")
         values = list(args)

@@ -56,3 +56,11 @@ def test_defining_one_imports_neither_typing_nor_collections() -> None:
     done = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path[:0] = {sys.path!r}\n{code}"],
                           capture_output=True, text=True, check=True)  # fmt: skip
     assert done.stdout.strip() == "[]"
+
+
+def test_a_field_without_default_after_one_with_a_default_is_refused() -> None:
+    with pytest.raises(TypeError):
+
+        class Bad(NamedTuple):  # noqa: F841
+            a: int = 0
+            b: int
