@@ -25,15 +25,27 @@ until its own value is written), as it was on the host.
 Order matters, and :func:`hostdev.snapshot.apply_snapshot` keeps it: the sysctls go right after
 the move and the link's own attributes (the IPv6 ``mtu`` is reset by every device MTU change),
 before any address (so ``disable_ipv6``, ``addr_gen_mode``, ``accept_dad`` apply to them) and
-before the link goes up (which starts IPv6 autoconfiguration); the neighbours go last, once the
-link is up (taking a link down flushes even permanent neighbours: ``neigh_ifdown``).
+before the link goes up (which starts IPv6 autoconfiguration). The IPv6 ``mtu`` is written once
+more after the link is up: when a link becomes ready (up with carrier) ``addrconf_notify``
+resets it to the device MTU ("If the MTU changed during the interface down…"), so a value below
+the device MTU only holds if set afterwards, as the admin did on the host. The neighbours go
+last, once the link is up (taking a link down flushes even permanent neighbours:
+``neigh_ifdown``).
 """
 
 from __future__ import annotations
 
 from hostdev._netlink.rtnl_link import Link
 from hostdev._netlink.rtnl_neigh import Neighbour
-from hostdev._netlink.rtnl_tables import AF_INET, AF_INET6, NTF_PROXY, NUD_PERMANENT
+from hostdev._netlink.rtnl_tables import (
+    AF_INET,
+    AF_INET6,
+    IF_OPER_UNKNOWN,
+    IF_OPER_UP,
+    IFF_LOWER_UP,
+    NTF_PROXY,
+    NUD_PERMANENT,
+)
 from hostdev._record import record
 from hostdev.errors import NetlinkError
 from hostdev.handle import Handle
@@ -45,6 +57,12 @@ if TYPE_CHECKING:
 
     Settings = tuple[tuple[str, str], ...]
     Parms = tuple[tuple[str, int], ...]
+
+# Reset to the link's MTU by the kernel when the link becomes ready (addrconf_notify).
+AFTER_READY = ("mtu",)
+# How long an apply waits for carrier before it gives up on the IPv6 MTU: a real NIC's
+# autonegotiation takes a second or three.
+READY_TIMEOUT_S = 3.0
 
 # Written before everything else of its family: setting a stable secret switches the
 # interface to addr_gen_mode=stable_privacy (addrconf_sysctl_stable_secret), so addr_gen_mode
@@ -142,11 +160,50 @@ def apply_conf(handle: Handle, link: Link, conf: InterfaceConf) -> tuple[Refused
     return tuple(refused)
 
 
-def _converge_sysctls(handle: Handle, ifname: str, family: str, wanted: dict[str, str]) -> list[RefusedSetting]:
+def apply_conf_after_up(
+    handle: Handle, link: Link, conf: InterfaceConf, ready_timeout_s: float = READY_TIMEOUT_S
+) -> tuple[RefusedSetting, ...]:
+    """The IPv6 values the kernel resets when the link becomes ready, written again once it is
+    (``sysctl -w net.ipv6.conf.IF.mtu=…``).
+
+    "Ready" is addrconf's: up, with carrier, operstate UP. The carrier and the operstate come
+    asynchronously (linkwatch), so we wait for them — only when a value needs it, at most
+    ``ready_timeout_s`` — and then for the reset itself, which runs in the same rtnl section that
+    publishes the operstate (an rtnl-locked no-op request after it is our barrier). A link still
+    not ready then is reported: the kernel resets the value when its carrier comes.
+    """
+    ipv6 = dict(conf.ipv6)
+    wanted = {n: ipv6[n] for n in AFTER_READY if n in ipv6 and ipv6[n] != str(link.mtu)}
+    if not wanted:
+        return ()  # what the reset gives it anyway: nothing to wait for
+    link = _wait_until_ready(handle, link.index, ready_timeout_s)
+    if not _ready(link):
+        reason = "the link has no carrier yet: the kernel sets it to the link MTU when the carrier comes"
+        return tuple(RefusedSetting(sysctl_name("ipv6", link.name, n), v, reason) for n, v in wanted.items())
+    handle.set_link(link.index)  # rtnl barrier: the reset that came with readiness is done
+    return tuple(_converge_sysctls(handle, link.name, "ipv6", wanted, names=list(wanted)))
+
+
+def _ready(link: Link) -> bool:
+    return bool(link.up and link.flags & IFF_LOWER_UP and link.operstate in (IF_OPER_UNKNOWN, IF_OPER_UP))
+
+
+def _wait_until_ready(handle: Handle, index: int, timeout_s: float) -> Link:
+    """``ip monitor link`` until the link is ready or ``timeout_s`` passed; the link as last seen."""
+    link = handle.link(index=index)
+    if _ready(link) or timeout_s <= 0:
+        return link
+    ready = handle.wait_for_link(lambda links: next((l for l in links if l.index == index and _ready(l)), None), timeout_s)
+    return ready or handle.link(index=index)
+
+
+def _converge_sysctls(
+    handle: Handle, ifname: str, family: str, wanted: dict[str, str], names: list[str] | None = None
+) -> list[RefusedSetting]:
     """Write what differs; once more for values another write changed back (stable_secret →
     addr_gen_mode); then whatever still differs is a refusal."""
     refused: dict[str, RefusedSetting] = {}
-    have = interface_sysctls(family, ifname, handle.netns)
+    have = interface_sysctls(family, ifname, handle.netns, names)
     if not have:
         where = f"net.{family}.conf.{ifname.replace('.', '/')}"
         return [RefusedSetting(where, f"{len(wanted)} values", f"{ifname} has no {family} configuration here")]
@@ -156,7 +213,7 @@ def _converge_sysctls(handle: Handle, ifname: str, family: str, wanted: dict[str
             break
         for refusal in set_interface_sysctls(family, ifname, todo, handle.netns):
             refused[refusal.setting.rsplit(".", 1)[1]] = refusal
-        have = interface_sysctls(family, ifname, handle.netns)
+        have = interface_sysctls(family, ifname, handle.netns, names)
     for name, value in _in_order(wanted):
         if name not in refused and have.get(name) != value:
             shown = have.get(name)

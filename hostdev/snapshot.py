@@ -37,6 +37,8 @@ from hostdev._netlink.rtnl_neigh import Neighbour
 from hostdev.ifstate import (
     InterfaceConf,
     apply_conf,
+    READY_TIMEOUT_S,
+    apply_conf_after_up,
     capture_conf,
     capture_neighbours,
     converge_neighbours,
@@ -249,7 +251,13 @@ def translate_label(label: str | None, old_name: str, new_name: str) -> str | No
 
 
 def apply_snapshot(
-    handle: Handle, link: Link | int, snapshot: LinkSnapshot, *, routes: bool = True, conf: bool = True
+    handle: Handle,
+    link: Link | int,
+    snapshot: LinkSnapshot,
+    *,
+    routes: bool = True,
+    conf: bool = True,
+    ready_timeout_s: float = READY_TIMEOUT_S,
 ) -> ApplyReport:
     """Make ``link`` (in ``handle``'s namespace) carry what ``snapshot`` recorded.
 
@@ -257,6 +265,8 @@ def apply_snapshot(
     lacks are removed (kernel-made ones are left alone), so applying twice is the same as
     applying once. With ``conf=False`` the sysctls and neighbour-table parameters are left as
     they are (a caller that applied them as a step of its own: :func:`apply_interface_conf`).
+    An IPv6 MTU below the link's is written once the link is ready (up with carrier: the kernel
+    resets it then), waiting up to ``ready_timeout_s`` for the carrier, only when there is one.
     """
     link = handle.link(index=link.index if isinstance(link, Link) else link)  # as it is now, not as passed
     index = link.index
@@ -288,6 +298,8 @@ def apply_snapshot(
             # gateway, holds its place: it stays, and this one is reported as not restored.
             now = {_route_key(r) for r in handle.routes(index, user_only=True)}
             failed += [(route, why) for route, why in collided if _route_key(route) not in now]
+    if snapshot.conf is not None and snapshot.up:  # also after a separate apply_interface_conf
+        refused += apply_conf_after_up(handle, link, snapshot.conf, ready_timeout_s)
     failed_neighbours: tuple[tuple[Neighbour, str], ...] = ()
     if snapshot.neighbours is not None:
         failed_neighbours = converge_neighbours(handle, link, snapshot.neighbours)

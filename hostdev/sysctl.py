@@ -77,30 +77,35 @@ def _check_setting(name: str) -> None:
         raise ValueError(f"invalid sysctl name {name[:64]!r}")
 
 
-def interface_sysctls(family: str, ifname: str, netns: NetNS | None = None) -> dict[str, str]:
+def interface_sysctls(
+    family: str, ifname: str, netns: NetNS | None = None, names: Iterable[str] | None = None
+) -> dict[str, str]:
     """``sysctl net.ipv4.conf.IF`` (or ``net.ipv6.conf.IF``): every *writable* value of the
     interface, by file name, as the kernel prints it.
 
     ``{}`` when the interface has no such configuration: no interface of that name, or none of
     that family (IPv6 is absent below 1280 bytes of MTU, IPv4 below 68). A value that cannot be
     read is left out: ``stable_secret`` answers EIO until one is set. ``netns``: None is the
-    calling thread's namespace.
+    calling thread's namespace. ``names``: only these (``sysctl net.ipv6.conf.IF.mtu``).
     """
     path = _conf_dir(family, ifname)
+    wanted = None if names is None else list(names)
+    for name in wanted or ():
+        _check_setting(name)
     if netns is None:
-        return _read_dir(path)
+        return _read_dir(path, wanted)
     with entered(netns):
-        return _read_dir(path)
+        return _read_dir(path, wanted)
 
 
-def _read_dir(path: str) -> dict[str, str]:
+def _read_dir(path: str, names: list[str] | None) -> dict[str, str]:
     try:
         dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except FileNotFoundError:
         return {}
     values: dict[str, str] = {}
     try:
-        for name in os.listdir(dir_fd):
+        for name in os.listdir(dir_fd) if names is None else names:
             try:
                 fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
             except OSError:

@@ -242,7 +242,9 @@ def _is_link_local_v6(text: object) -> bool:
 
 def netns_view(node: Node, ns: str | None = None) -> dict[str, Any]:
     """Everything of a namespace's networking that the plugin could change: every link with all
-    its ``ip -d`` fields, its addresses in order, every route of every table and the rules."""
+    its ``ip -d`` fields, its addresses in order, every route of every table and the rules, every
+    per-interface sysctl (``net.ipv{4,6}.{conf,neigh}.*``, ``all`` and ``default`` too) and the
+    permanent and proxy neighbours."""
     links = {}
     for link in node.ip_json("-d link show", ns):
         links[link["ifname"]] = {k: v for k, v in link.items() if k not in _VOLATILE_LINK_KEYS}
@@ -257,7 +259,19 @@ def netns_view(node: Node, ns: str | None = None) -> dict[str, Any]:
         if not _is_link_local_v6(r.get("dst"))
     )
     rules = sorted(json.dumps(r, sort_keys=True) for family in ("-4", "-6") for r in node.ip_json(f"{family} rule show", ns))
-    return {"links": links, "addrs": addrs, "routes": routes, "rules": rules}
+    neighbours = sorted(
+        json.dumps(n, sort_keys=True)
+        for n in node.ip_json("neigh show nud permanent", ns) + node.ip_json("neigh show proxy", ns)
+    )
+    return {"links": links, "addrs": addrs, "routes": routes, "rules": rules, "sysctls": interface_sysctls(node, ns),
+            "neighbours": neighbours}  # fmt: skip
+
+
+def interface_sysctls(node: Node, ns: str | None = None) -> dict[str, str]:
+    """``sysctl -a`` for ``net.ipv4|ipv6.conf|neigh.*`` in a namespace (``stable_secret`` shows
+    only once set)."""
+    out = sh(["ip", "netns", "exec", ns or node.host, "sysctl", "-a", "--pattern", r"^net\.ipv[46]\.(conf|neigh)\."]).stdout
+    return dict(line.split(" = ", 1) for line in out.decode().splitlines() if " = " in line)
 
 
 def state_view(node: Node) -> dict[str, bytes]:
@@ -328,6 +342,21 @@ def seed_rich_nic(node: Node, name: str, bdf: str, *, octet: int = 1) -> None:
     node.ip(f"route add 192.168.{octet}.0/24 via 55.1.{octet}.1 dev {name}")
     node.ip(f"route add 192.169.{octet}.0/24 via 55.1.{octet}.1 dev {name} table 100 metric 7")
     node.ip(f"-6 route add fd10:{octet:x}::/64 via fd01::1 dev {name}")
+    seed_interface_state(node, name, octet)
+
+
+def seed_interface_state(node: Node, name: str, octet: int = 1) -> None:
+    """What a move resets to the target's defaults: per-interface sysctls of both families as an
+    admin of a multi-rail RDMA node sets them, neighbour-table parameters, permanent and proxy
+    neighbours."""
+    sh(["ip", "netns", "exec", node.host, "sysctl", "-q", "-w",
+        f"net.ipv4.conf.{name}.arp_ignore=1", f"net.ipv4.conf.{name}.arp_announce=2",
+        f"net.ipv4.conf.{name}.rp_filter=2", f"net.ipv6.conf.{name}.accept_ra=0",
+        f"net.ipv6.conf.{name}.mtu=8000", f"net.ipv6.conf.{name}.hop_limit=32"])  # fmt: skip
+    node.ip(f"ntable change name arp_cache dev {name} delay_probe 1500 queue 7")
+    node.ip(f"neigh add 55.1.{octet}.9 lladdr 02:00:00:00:{octet:02x}:09 dev {name} nud permanent")
+    node.ip(f"-6 neigh add fd01::{octet + 8:x} lladdr 02:00:00:00:{octet:02x}:0a dev {name} nud permanent router")
+    node.ip(f"neigh add proxy 55.1.{octet}.20 dev {name}")
 
 
 # --- podman as the node's runtime (test_podman.py, test_deploy.py, test_bundle.py) ---------------

@@ -206,6 +206,33 @@ def test_table_parameters_keep_their_milliseconds(host: TestNetns, netns_factory
     assert ntable(pod, "net1")["arp_cache"]["gc_stale"] == "2500"
 
 
+# --- the IPv6 MTU, which the kernel resets when a link becomes ready ---
+def test_an_ipv6_mtu_below_the_link_mtu_survives_the_link_coming_up(
+    host: TestNetns, netns_factory: NetnsFactory, open_handle: OpenHandle
+) -> None:
+    pod = netns_factory()
+    host.run("ip link set dev x0 up")
+    host.sysctl("net.ipv6.conf.x0.mtu=1400")  # set while up, as an admin does: it holds
+    _snap, back = round_trip(host, pod, open_handle)
+    assert "LOWER_UP" in pod.ip_json("link show dev net1")[0]["flags"]
+    assert sysctls(pod, "ipv6", "net1")["mtu"] == "1400"
+    back()
+    assert sysctls(host, "ipv6", "x0")["mtu"] == "1400"
+
+
+def test_an_ipv6_mtu_on_a_link_without_carrier_is_reported(host: TestNetns, netns_factory: NetnsFactory, open_handle: OpenHandle) -> None:
+    pod = netns_factory()
+    host.run("ip link set dev x0 up")
+    host.sysctl("net.ipv6.conf.x0.mtu=1400")
+    on_host, in_pod = open_handle(host), open_handle(pod)
+    snap = take_snapshot(on_host, "x0")
+    host.run("ip link set dev x0p down")  # the peer: x0 loses its carrier
+    moved = move_link(on_host, in_pod, on_host.link(name="x0"))
+    report = apply_snapshot(in_pod, moved, snap, ready_timeout_s=0.5)  # no carrier will come
+    assert [(r.setting, r.value) for r in report.refused_settings] == [("net.ipv6.conf.x0.mtu", "1400")]
+    assert "no carrier" in report.refused_settings[0].reason
+
+
 # --- disable_ipv6 keeps the link-local address away ---
 @pytest.mark.parametrize("disable_ipv6", [1, 0])
 def test_disable_ipv6_keeps_the_link_local_address_away_in_the_pod_and_on_return(
@@ -359,6 +386,7 @@ def test_proc_sys_net_follows_the_namespace_of_the_opening_thread(host: TestNetn
     with NetNS.from_path(pod.path) as netns:
         assert interface_sysctls("ipv4", "p0") == {}  # not in this thread's namespace
         assert interface_sysctls("ipv4", "p0", netns)["rp_filter"] == "2"
+        assert interface_sysctls("ipv4", "p0", netns, ["rp_filter", "no_such"]) == {"rp_filter": "2"}
         with entered(netns):
             go.set()
             other.join(10)

@@ -39,7 +39,7 @@ NEWER_UAPI = {"IFLA_NETNS_IMMUTABLE"}
 # Module constants that are netlink numbers, by prefix (their C name is the Python name).
 NUMBER_PREFIXES = re.compile(
     r"^(IFLA_|IFA_|RTA_|RTAX_|RTM_|RTMGRP_|NLM_F_|NLMSG|NETLINK_|SOL_NETLINK$|IFA_F_|IFAPROT_|RT_SCOPE_|RT_TABLE_|RTPROT_"
-    r"|RTN_|RTNH_F_|NDA_|NDTA_|NDTPA_|NUD_|NTF_|IFF_|RTEXT_FILTER_|AF_|NLA_|NLMSGERR_ATTR_|CLONE_NEW|NS_GET_|IFNAMSIZ$|ALTIFNAMSIZ$|IFALIASZ$)"
+    r"|RTN_|RTNH_F_|NDA_|NDTA_|NDTPA_|NUD_|NTF_|IFF_|IF_OPER_|RTEXT_FILTER_|AF_|NLA_|NLMSGERR_ATTR_|CLONE_NEW|NS_GET_|IFNAMSIZ$|ALTIFNAMSIZ$|IFALIASZ$)"
 )
 # Searched for names, not included: where glibc defines SOL_NETLINK and AF_*.
 TEXT_ONLY = ["bits/socket.h"]
