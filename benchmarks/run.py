@@ -87,6 +87,7 @@ def _plan_cni(args: argparse.Namespace) -> Planned:
     if len(config.peers) != len(args.peer):
         raise UsageError("--peer: each NAME once")
     config.peer_cni_path = args.peer_cni_path
+    config.bundle = args.bundle
     return Planned(partial(run_cni, config), report)
 
 
@@ -134,6 +135,13 @@ def _peer(text: str) -> tuple[str, Path]:
     return name, binary
 
 
+def _bundle(text: str) -> Path:
+    directory = Path(text).resolve()
+    if not (directory / "hostdev-bundle.json").is_file() or not os.access(directory / "amd-host-device", os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text} is not a node bundle (bundle/build.sh prints one)")
+    return directory
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke run: a few rounds, no kernel tracing, never into benchmarks/results")
@@ -152,6 +160,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="CNI part: also run the plugin binary PATH (e.g. AMD's Go amd-host-device), side by side; repeatable")
     p.add_argument("--peer-cni-path", default="/usr/lib/cni", metavar="DIRS",
                    help="CNI_PATH the peers get: where they find the plugins they exec, e.g. host-device and static (default %(default)s)")
+    p.add_argument("--bundle", type=_bundle, metavar="DIR",
+                   help="CNI part: also run the node bundle in DIR (bundle/build.sh prints it) against the launcher")
     p.add_argument("--scale-sizes", type=_int_list, help="device counts N of the scale part (default 1,8,32,64; quick 1,8)")
     p.add_argument("--scale-parallel", type=_int_list, help="parallel plugin processes P (default 1,2,4,8; quick 1,8)")
     p.add_argument("--scale-reps", type=int, help="repetitions of scale configurations with N <= 8 (default 2; quick 1)")

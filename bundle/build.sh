@@ -1,31 +1,28 @@
 #!/usr/bin/env bash
 # Builds the self-contained node bundle of amd-host-device and prints its directory (last line).
 #
-#   bundle/build.sh                  PyInstaller one-dir: what ships (bundle/README.md says why)
-#   BUNDLER=nuitka bundle/build.sh   Nuitka standalone: kept for the comparison
+#   bundle/build.sh          (as root: it chroots into the builder root)
 #
-# The bundler gets a venv of its own (exact pins: bundle/requirements-<bundler>.txt). Sources are
-# staged with the generated cffi module and built under $HOSTDEV_BUNDLE_CACHE (default
-# ~/.cache/hostdev-bundle), never in the source tree. A build is keyed by the hash of everything
-# that goes into it, so a second run on an unchanged tree only prints the cached directory.
+# Everything the bundle ships is built inside the bullseye builder root (bundle/build_root.py,
+# cached: glibc 2.31, CPython 3.11 from Debian's source package), so a node needs glibc 2.31 or
+# newer and nothing else. Sources are staged with the generated cffi module and laid out by
+# bundle/assemble.py (C launcher, libpython, modules as plain .pyc) under $HOSTDEV_BUNDLE_CACHE
+# (default /var/cache/hostdev-bundle), never in the source tree. A build is keyed by the hash of
+# everything that goes into it (sources, build scripts, the root's key), so a second run on an
+# unchanged tree only prints the cached directory.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-bundler=${BUNDLER:-pyinstaller}
-cache=${HOSTDEV_BUNDLE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hostdev-bundle}
-requirements="$repo/bundle/requirements-$bundler.txt"
-[ -f "$requirements" ] || { echo "build.sh: unknown BUNDLER=$bundler" >&2; exit 2; }
-# The interpreter the project's venv runs on (never a pyenv shim): its libpython is bundled.
-python=${HOSTDEV_BUNDLE_PYTHON:-$("$repo/.venv/bin/python" -c 'import os, sys; print(os.path.realpath(sys.executable))')}
-py_version=$("$python" -c 'import sys; print(sys.version.split()[0])')
-
+export HOSTDEV_BUNDLE_CACHE=${HOSTDEV_BUNDLE_CACHE:-/var/cache/hostdev-bundle}
+cache=$HOSTDEV_BUNDLE_CACHE
 cd "$repo"
-inputs=(cni_main.py deploy/__init__.py deploy/node_install.py bundle/entry.py bundle/build.sh bundle/amd-host-device.spec "${requirements#"$repo/"}")
-while IFS= read -r f; do inputs+=("$f"); done < <(find hostdev -name '*.py' ! -name _netns_ffi.py ! -path '*/__pycache__/*' | LC_ALL=C sort)
-key=$({ printf '%s\n' "$bundler" "$python" "$py_version"; sha256sum "${inputs[@]}"; } | sha256sum | cut -c1-16)
-out="$cache/$bundler-$key"
 
-mkdir -p "$cache"
-exec 9>"$cache/.lock"
+root=$(.venv/bin/python -m bundle.build_root | tail -n 1)
+inputs=(cni_main.py deploy/__init__.py deploy/node_install.py bundle/entry.py bundle/build.sh bundle/assemble.py bundle/launcher.c)
+while IFS= read -r f; do inputs+=("$f"); done < <(find hostdev -name '*.py' ! -name _netns_ffi.py ! -path '*/__pycache__/*' | LC_ALL=C sort)
+key=$({ basename "$root"; sha256sum "${inputs[@]}"; } | sha256sum | cut -c1-16)
+out="$cache/bundle-$key"
+
+exec 9>"$cache/.bundle-lock"
 flock 9  # two test sessions at once build once
 if [ -x "$out/amd-host-device" ]; then
   echo "bundle: cached $out" >&2
@@ -34,49 +31,25 @@ if [ -x "$out/amd-host-device" ]; then
 fi
 
 started=$SECONDS
-venv="$cache/venv-$bundler-$({ echo "$python"; cat "$requirements"; } | sha256sum | cut -c1-12)"
-if [ ! -x "$venv/bin/python" ]; then
-  echo "bundle: venv for $bundler ($py_version)" >&2
-  rm -rf "$venv.tmp"
-  "$python" -m venv "$venv.tmp"
-  # (grep: pip warns here about local mirror directories this machine's pip config names)
-  "$venv.tmp/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements" \
-    2> >(grep -v '^WARNING: Location' >&2) >&2
-  mv "$venv.tmp" "$venv"
-fi
+stage="build/bundle-$key-$$"  # inside the root, where the build runs
+rm -rf "${root:?}/$stage"
+trap 'rm -rf "${root:?}/$stage"' EXIT
+mkdir -p "$root/$stage/src"
+tar -cf - "${inputs[@]}" | tar -C "$root/$stage/src" -xf -
+mv "$root/$stage/src/bundle/entry.py" "$root/$stage/src/bundle/launcher.c" "$root/$stage/src/bundle/assemble.py" "$root/$stage/src/"
+in_root() { bundle/run-in-root.sh "$root" -- "$@"; }
+# cffi's ABI mode: the generated module needs nothing but _cffi_backend at run time.
+in_root /bin/sh -c "cd /$stage/src && /opt/venv/bin/python -m hostdev._netns_build" >&2
+in_root /opt/python3.11/bin/python3.11 -I "/$stage/src/assemble.py" "/$stage/src" "/$stage/out" >&2
+# It starts where it was built: the root has nothing but bullseye's glibc for it.
+version=$(echo '{"cniVersion":"1.0.0"}' | in_root /usr/bin/env -i CNI_COMMAND=VERSION "/$stage/out/amd-host-device")
+case $version in *supportedVersions*) ;; *) echo "bundle: VERSION in the root printed: $version" >&2; exit 1 ;; esac
 
-tmp="$cache/tmp-$key-$$"
-rm -rf "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/src"
-tar -cf - "${inputs[@]}" | tar -C "$tmp/src" -xf -
-mv "$tmp/src/bundle/entry.py" "$tmp/src/entry.py"
-(cd "$tmp/src" && "$venv/bin/python" -m hostdev._netns_build >/dev/null)  # cffi ABI mode: no compiler at run time
-
-echo "bundle: building with $bundler" >&2
-case $bundler in
-  pyinstaller)
-    HOSTDEV_BUNDLE_SRC="$tmp/src" PYINSTALLER_CONFIG_DIR="$cache/pyinstaller-config" \
-      "$venv/bin/python" -m PyInstaller --noconfirm --log-level WARN \
-      --distpath "$tmp/dist" --workpath "$tmp/work" "$repo/bundle/amd-host-device.spec" >&2
-    built="$tmp/dist/amd-host-device"
-    ;;
-  nuitka)
-    NUITKA_CACHE_DIR="$cache/nuitka-cache" "$venv/bin/python" -m nuitka \
-      --standalone --quiet --jobs="$(nproc)" --python-flag=no_site \
-      --output-dir="$tmp/work" --output-filename=amd-host-device \
-      --include-package=hostdev --nofollow-import-to=hostdev._netns_build --nofollow-import-to=cffi \
-      --include-module=_cffi_backend --include-module=deploy.node_install \
-      "$tmp/src/entry.py" >&2
-    built="$tmp/work/entry.dist"
-    ;;
-esac
-
-bundler_version=$("$venv/bin/python" -m pip show "$bundler" 2>/dev/null | sed -n 's/^Version: //p')
-printf '{"name": "amd-host-device", "build": "%s", "bundler": "%s %s", "python": "%s"}\n' \
-  "$key" "$bundler" "$bundler_version" "$py_version" >"$built/hostdev-bundle.json"
-mv "$built" "$out"
+py_version=$(in_root /opt/python3.11/bin/python3.11 -c 'import sys; print(sys.version.split()[0])')
+printf '{"name": "amd-host-device", "build": "%s", "bundler": "hostdev-launcher", "python": "%s", "root": "%s"}\n' \
+  "$key" "$py_version" "$(basename "$root")" >"$root/$stage/out/hostdev-bundle.json"
+mv "$root/$stage/out" "$out"
 echo "bundle: built $out in $((SECONDS - started)) s ($(du -sh "$out" | cut -f1))" >&2
-# Keep the three newest builds of this bundler.
-ls -dt "$cache/$bundler"-* 2>/dev/null | tail -n +4 | xargs -r rm -rf
+# Keep the three newest builds.
+ls -dt "$cache"/bundle-* 2>/dev/null | tail -n +4 | xargs -r rm -rf
 echo "$out"

@@ -1,6 +1,9 @@
 """Measure plugin builds against each other: start-up (VERSION), a full ADD+DEL, size on disk.
 
-    sudo .venv/bin/python -m bundle.compare launcher=- pyinstaller=DIR/amd-host-device nuitka=DIR/amd-host-device
+    sudo .venv/bin/python -m bundle.compare launcher=- bundle=DIR/amd-host-device other=DIR2/amd-host-device
+
+For trying bundle layouts side by side (any number of builds); the tracked measurement of the
+shipped bundle against the launcher is ``python -m benchmarks --parts cni --bundle DIR``.
 
 ``launcher=-`` installs the Python launcher that ``hostdev install`` writes. Runs are
 interleaved (one of each candidate per round), so drift of the machine hits all alike. ADD+DEL

@@ -4,7 +4,8 @@
 #   deploy/build-image.sh [TAG]      (default localhost/amd-host-device-installer:<version>)
 #
 # The node bundle comes from bundle/build.sh (cached); the C libraries it needs from the system
-# are copied in from this machine. podman's usual settings apply (CONTAINERS_CONF,
+# (glibc's) are copied in from the bullseye root it was built in, so the image runs it on the
+# oldest glibc it supports. podman's usual settings apply (CONTAINERS_CONF,
 # CONTAINERS_STORAGE_CONF). To ship it: podman push TAG REGISTRY/..., or podman save.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,15 +13,21 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/pyproject.toml")
 tag=${1:-localhost/amd-host-device-installer:$version}
 
 bundle=$("$repo/bundle/build.sh" | tail -n 1)
+root=$(cd "$repo" && .venv/bin/python -m bundle.build_root | tail -n 1)
 build=$(sed -n 's/.*"build": "\([0-9a-f]*\)".*/\1/p' "$bundle/hostdev-bundle.json")
 context=$(mktemp -d "${TMPDIR:-/tmp}/hostdev-image.XXXXXX")
 trap 'rm -rf "$context"' EXIT
 mkdir -p "$context/rootfs"
 cp -a "$bundle" "$context/rootfs/hostdev"
-(cd "$repo" && .venv/bin/python -m deploy.system_libraries "$bundle") >"$context/libraries"
+(cd "$repo" && .venv/bin/python -m deploy.system_libraries --root "$root" "$bundle") >"$context/libraries"
 while IFS= read -r lib; do
+  file=$lib  # follow symlinks inside the root (some are absolute: /lib64/ld-linux-x86-64.so.2)
+  while [ -L "$root$file" ]; do
+    target=$(readlink "$root$file")
+    case $target in /*) file=$target ;; *) file=$(dirname "$file")/$target ;; esac
+  done
   mkdir -p "$context/rootfs$(dirname "$lib")"
-  cp -L "$lib" "$context/rootfs$lib"
+  cp "$root$file" "$context/rootfs$lib"
 done <"$context/libraries"
 cp "$repo/deploy/Containerfile" "$context/Containerfile"
 

@@ -1,13 +1,15 @@
 """The shared libraries a bundle needs from the system it runs on (it carries all others).
 
 The bundle's ELF files name their dependencies (DT_NEEDED) and the program interpreter
-(PT_INTERP). What the entry executable needs always comes from the system: the dynamic linker
-resolves it before any of the bundle's code runs (PyInstaller's bootloader only then points
-LD_LIBRARY_PATH at its own libraries and re-executes itself, so its first start needs the
-system's zlib although the bundle carries one). Anything else that is not a file of the bundle
-comes from the system too. All of these have to be on the node, and in the ``FROM scratch``
-image they are copied in. ``python -m deploy.system_libraries BUNDLE`` prints
-the host paths of exactly those files (the interpreter first), one per line.
+(PT_INTERP). The bundle's executable finds the libraries the bundle carries (libpython and what
+its extension modules need) in its own ``lib/`` (DT_RPATH ``$ORIGIN/lib``, which also serves
+libraries loaded later); whatever no file of the bundle provides comes from the system: glibc's
+libraries and its dynamic linker. Those have to be on the node, and in the ``FROM scratch`` image
+they are copied in. The newest glibc symbol version any file asks for is the oldest glibc a node
+can have. ``python -m deploy.system_libraries [--root ROOT] BUNDLE`` prints the paths of exactly
+those files (the interpreter first), one per line, from this machine's linker cache, or from
+that of the root tree ROOT (the bundle's builder root: the libraries it was built against; the
+paths are then inside ROOT).
 """
 
 from __future__ import annotations
@@ -46,16 +48,13 @@ def system_sonames(bundle: Path) -> tuple[str | None, set[str]]:
     files = _elf_files(bundle)
     shipped = {path.name for path in files} | {p.name for p in bundle.rglob("*") if p.is_symlink()}
     needed: set[str] = set()
-    from_system: set[str] = set()
     interpreter = None
     for path in files:
-        names = _NEEDED.findall(_readelf("--dynamic", str(path)))
-        needed.update(names)
+        needed.update(_NEEDED.findall(_readelf("--dynamic", str(path))))
         match = _INTERP.search(_readelf("--program-headers", str(path)))
-        if match:  # an executable: the entry point
+        if match:  # the executable
             interpreter = match.group(1)
-            from_system.update(names)
-    from_system |= needed - shipped
+    from_system = needed - shipped
     if interpreter is not None:  # libc names the dynamic linker too; it is PT_INTERP's file
         from_system.discard(os.path.basename(interpreter))
     return interpreter, from_system
@@ -70,9 +69,11 @@ def required_glibc(bundle: Path) -> str:
     return max(versions, key=lambda v: tuple(int(part) for part in v.split(".")))
 
 
-def resolve(sonames: set[str]) -> dict[str, str]:
-    """soname -> path on this machine, from the dynamic linker's cache (64-bit x86 entries)."""
-    cache = subprocess.run(["ldconfig", "-p"], check=True, capture_output=True, text=True).stdout
+def resolve(sonames: set[str], root: Path | None = None) -> dict[str, str]:
+    """soname -> path on this machine (inside the root tree ``root``, when given), from the
+    dynamic linker's cache (64-bit x86 entries)."""
+    command = ["ldconfig", "-p"] if root is None else ["ldconfig", "-r", str(root), "-p"]
+    cache = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     found: dict[str, str] = {}
     for line in cache.splitlines():
         match = _LDCONFIG.match(line)
@@ -86,13 +87,16 @@ def resolve(sonames: set[str]) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    root = None
+    if args[:1] == ["--root"] and len(args) > 1:
+        root, args = Path(args[1]), args[2:]
     if len(args) != 1:
-        print("usage: python -m deploy.system_libraries BUNDLE_DIR", file=sys.stderr)
+        print("usage: python -m deploy.system_libraries [--root ROOT] BUNDLE_DIR", file=sys.stderr)
         return 2
     interpreter, sonames = system_sonames(Path(args[0]))
     if interpreter:
         print(interpreter)
-    for _soname, path in sorted(resolve(sonames).items()):
+    for _soname, path in sorted(resolve(sonames, root).items()):
         print(path)
     return 0
 

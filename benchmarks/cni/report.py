@@ -10,7 +10,7 @@ from benchmarks.cni.breakdown import EXIT, STARTUP
 from benchmarks.cni.cycle import ADD, CYCLE, DEL, EXEC
 from benchmarks.harness.report import console as console_text
 from benchmarks.harness.report import header, headline_section, mib, ms, ratio_cell, reproduce, spread
-from benchmarks.cni.scenario import BARE_PYTHON, GO, HOSTDEV, cycle_name
+from benchmarks.cni.scenario import BARE_PYTHON, BUNDLE, GO, HOSTDEV, cycle_name
 from benchmarks.harness.machine import machine_line
 from benchmarks.harness.tables import fmt_ratio, markdown_table, text_table
 
@@ -120,6 +120,7 @@ def own_table(results: dict[str, Any], command: str, origin: str, top: int = 14)
 CYCLE_TARGET, CYCLE_STRETCH = 0.7, 0.5  # amd-host-device ÷ a peer doing the same job, ADD+DEL
 IMPORT_TARGET_NS, IMPORT_TARGET_MODULES = 10e6, 30  # per command, -X importtime
 VERSION_TARGET = 1.15  # amd-host-device VERSION ÷ bare interpreter
+BUNDLE_TARGET = 1.1  # the node bundle ÷ the launcher, VERSION and ADD+DEL
 
 
 def _verdict(met: bool, stretch: bool = False) -> str:
@@ -164,6 +165,11 @@ def targets_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     if version:
         rows.append([f"VERSION ≤ {VERSION_TARGET}× bare `{BARE_PYTHON}`, paired per round", ratio_cell(version),
                      _verdict(version["median"] <= VERSION_TARGET), "1.00×: the bare interpreter"])  # fmt: skip
+    bundle_cycle, bundle_version = results["cycle"].get("bundle_vs_launcher"), results["version"].get("bundle_vs_launcher")
+    if bundle_cycle and bundle_version:
+        for what, r in (("VERSION", bundle_version), ("ADD+DEL", bundle_cycle[CYCLE])):
+            rows.append([f"node bundle {what} ≤ {BUNDLE_TARGET}× the launcher's, paired per round", ratio_cell(r),
+                         _verdict(r["median"] <= BUNDLE_TARGET), "about 1.00×: the same code on its own CPython build"])  # fmt: skip
     return ["target", "measured (median [p10–p90])", "verdict", "floor under it (this run)"], rows
 
 
@@ -229,8 +235,16 @@ def headline(results: dict[str, Any]) -> list[str]:
     if HOSTDEV in vs:
         parts = [f"amd-host-device {ms(vs[HOSTDEV]['wall_ns']['median'])}"]
         parts += [f"{'bare `' + name + '`' if name == BARE_PYTHON else _plugin(name)} {ms(vs[name]['wall_ns']['median'])} "
-                  f"(amd-host-device ÷ it: {ratio_cell(version['ratios'].get(f'{HOSTDEV} ÷ {name}'))})" for name in vs if name != HOSTDEV]  # fmt: skip
+                  f"(amd-host-device ÷ it: {ratio_cell(version['ratios'].get(f'{HOSTDEV} ÷ {name}'))})" for name in vs if name not in (HOSTDEV, BUNDLE)]  # fmt: skip
         lines.append("**VERSION exec:** " + "; ".join(parts) + ".")
+    bundle_cycle, bundle_version = results["cycle"].get("bundle_vs_launcher"), version.get("bundle_vs_launcher")
+    if bundle_cycle and bundle_version:
+        bundle, launcher = cycle_name(BUNDLE, "pciBusID"), cycle_name(HOSTDEV, "pciBusID")
+        lines.append(
+            f"**Node bundle ÷ launcher** (what the DaemonSet ships; target ≤ {BUNDLE_TARGET}×): VERSION {ratio_cell(bundle_version)} "
+            f"({ms(vs[BUNDLE]['wall_ns']['median'])} vs {ms(vs[HOSTDEV]['wall_ns']['median'])}), ADD+DEL {ratio_cell(bundle_cycle[CYCLE])} "
+            f"({ms(_median(results, bundle, CYCLE))} vs {ms(_median(results, launcher, CYCLE))}), medians, paired per round."
+        )
     rss = results.get("rss", {}).get("peak_rss_kb")
     if rss:
         def peak(name: str, command: str) -> str:

@@ -10,11 +10,15 @@ Passes, all on one node (one stand-in NIC, one pod), every exec through the spaw
    and the stand-in is checked against its baseline;
 2. VERSION: one exec each of amd-host-device VERSION, a bare ``<real python> -I -S -c pass``, Go
    host-device VERSION and every peer's VERSION, round-robin;
+
+With ``--bundle DIR`` the node bundle (what the DaemonSet ships) runs in both passes too, with the
+launcher's configuration (``pciBusID``), and is compared with the launcher (``bundle_vs_launcher``).
 3. breakdown: ``-X importtime`` of VERSION/ADD/DEL, and per-phase timers of ADD/DEL.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -31,6 +35,7 @@ from benchmarks.harness.stats import paired_differences, paired_ratios, summariz
 HOSTDEV = "amd-host-device"
 GO = "host-device"
 BARE_PYTHON = "python -I -S -c pass"
+BUNDLE = "bundle"  # the node bundle, measured against the launcher
 SELECTORS = ("pciBusID", "device")
 
 
@@ -49,6 +54,13 @@ class CniConfig:
     go: bool = True  # compare with /usr/lib/cni/host-device (skipped when it is not installed)
     peers: dict[str, Path] = field(default_factory=dict)  # name -> plugin binary
     peer_cni_path: str = "/usr/lib/cni"  # where the peers find the plugins they exec (host-device, static)
+    bundle: Path | None = None  # a node bundle's directory (bundle/build.sh prints it)
+
+
+def bundle_plugin(directory: Path) -> tuple[Path, str]:
+    """(the bundle's executable, what it is, from its manifest)."""
+    manifest = json.loads((directory / "hostdev-bundle.json").read_text())
+    return directory / HOSTDEV, f"node bundle `{directory}` ({manifest.get('bundler')}, Python {manifest.get('python')})"
 
 
 def _exec_stats(execs: Sequence[Exec]) -> dict[str, Any]:
@@ -64,7 +76,7 @@ def comparisons(names: Sequence[str]) -> list[tuple[str, str]]:
     for selector in SELECTORS:
         ours = cycle_name(HOSTDEV, selector)
         if ours in names:
-            pairs += [(ours, name) for name in names if name != ours and name.endswith(f" {selector}")]
+            pairs += [(ours, name) for name in names if name not in (ours, cycle_name(BUNDLE, selector)) and name.endswith(f" {selector}")]
     return pairs
 
 
@@ -87,10 +99,14 @@ def cycle_results(runs: Runs[Exec]) -> dict[str, Any]:
         differences[f"{ours} − {theirs}"] = {
             op: paired_differences(walls[ours][op], walls[theirs][op]).to_dict() for op in (ADD, DEL, CYCLE)
         }
+    bundle, launcher = cycle_name(BUNDLE, "pciBusID"), cycle_name(HOSTDEV, "pciBusID")
+    if bundle in walls and launcher in walls:
+        ratios_bundle = {op: paired_ratios(walls[bundle][op], walls[launcher][op]).to_dict() for op in (ADD, DEL, CYCLE)}
     return {
         "rounds": len(next(iter(runs.rounds.values()), [])),
         "summary": summary,
         "ratios": ratios,
+        **({"bundle_vs_launcher": ratios_bundle} if bundle in walls and launcher in walls else {}),
         "differences_ns": differences,
         "samples_ms": {name: {op: [round(v / 1e6, 2) for v in vs] for op, vs in ops.items()} for name, ops in walls.items()},
         "first_in_round": [order[0] for order in runs.order],
@@ -102,12 +118,15 @@ def version_results(runs: Runs[Exec]) -> dict[str, Any]:
     summary = {name: _exec_stats(runs.series(name, EXEC)) for name in runs.rounds}
     ratios: dict[str, Any] = {}
     for base in walls:
-        if HOSTDEV in walls and base != HOSTDEV:
+        if HOSTDEV in walls and base not in (HOSTDEV, BUNDLE):
             ratios[f"{HOSTDEV} ÷ {base}"] = paired_ratios(walls[HOSTDEV], walls[base]).to_dict()
     diffs: dict[str, Any] = {}
     if HOSTDEV in walls and BARE_PYTHON in walls:
         diffs[f"{HOSTDEV} − {BARE_PYTHON}"] = summarize([a - b for a, b in zip(walls[HOSTDEV], walls[BARE_PYTHON])]).to_dict()
-    return {"rounds": len(next(iter(walls.values()), [])), "summary": summary, "ratios": ratios, "differences_ns": diffs}
+    results = {"rounds": len(next(iter(walls.values()), [])), "summary": summary, "ratios": ratios, "differences_ns": diffs}
+    if HOSTDEV in walls and BUNDLE in walls:
+        results["bundle_vs_launcher"] = paired_ratios(walls[BUNDLE], walls[HOSTDEV]).to_dict()
+    return results
 
 
 def _cycle_impls(node: BenchNode, go: bool, cfg: CniConfig) -> list[CycleImpl]:
@@ -125,6 +144,12 @@ def _cycle_impls(node: BenchNode, go: bool, cfg: CniConfig) -> list[CycleImpl]:
                 strips_config=True, description=f"{GO_HOST_DEVICE} (Go), {{\"{selector}\": …}}; renames to CNI_IFNAME, moves "
                 "no addresses or routes; after DEL the stand-in is re-addressed outside the clock",
             ))  # fmt: skip
+    if cfg.bundle is not None:
+        plugin, what = bundle_plugin(cfg.bundle)
+        impls.append(CycleImpl(
+            cycle_name(BUNDLE, "pciBusID"), node, plugin, node.hostdev_conf(device, "pciBusID"), device, pod,
+            strips_config=False, description=f"{what}: the launcher's configuration and work",
+        ))  # fmt: skip
     for name, path in cfg.peers.items():
         impls.append(CycleImpl(
             cycle_name(name, "pciBusID"), node, path, node.peer_conf(device, path), device, pod, strips_config=True,
@@ -134,7 +159,7 @@ def _cycle_impls(node: BenchNode, go: bool, cfg: CniConfig) -> list[CycleImpl]:
     return impls
 
 
-def _version_impls(node: BenchNode, go: bool, peers: dict[str, Path], cni_path: str) -> list[ExecImpl]:
+def _version_impls(node: BenchNode, go: bool, cfg: CniConfig) -> list[ExecImpl]:
     launcher = Launcher.read(node.plugin)
     version_env = {"PATH": PLUGIN_PATH, "CNI_COMMAND": "VERSION"}
     impls = [
@@ -144,8 +169,11 @@ def _version_impls(node: BenchNode, go: bool, peers: dict[str, Path], cni_path: 
     ]  # fmt: skip
     if go:
         impls.append(ExecImpl(GO, node, Job((str(GO_HOST_DEVICE),), version_env, VERSION_STDIN), f"{GO_HOST_DEVICE} VERSION"))
-    peer_env = version_env | {"CNI_PATH": cni_path}
-    impls += [ExecImpl(name, node, Job((str(path),), peer_env, VERSION_STDIN), f"{path} VERSION") for name, path in peers.items()]
+    if cfg.bundle is not None:
+        plugin, what = bundle_plugin(cfg.bundle)
+        impls.append(ExecImpl(BUNDLE, node, Job((str(plugin),), version_env, VERSION_STDIN), f"{what}, CNI_COMMAND=VERSION"))
+    peer_env = version_env | {"CNI_PATH": cfg.peer_cni_path}
+    impls += [ExecImpl(name, node, Job((str(path),), peer_env, VERSION_STDIN), f"{path} VERSION") for name, path in cfg.peers.items()]
     return impls
 
 
@@ -166,7 +194,7 @@ def peer_facts(cfg: CniConfig) -> dict[str, Any]:
 
 def run_cni(cfg: CniConfig, log: Callable[[str], None]) -> dict[str, Any]:
     go = cfg.go and GO_HOST_DEVICE.exists()
-    config = dict(cfg.__dict__, go=go, peers={name: str(path) for name, path in cfg.peers.items()})
+    config = dict(cfg.__dict__, go=go, peers={name: str(path) for name, path in cfg.peers.items()}, bundle=cfg.bundle and str(cfg.bundle))
     results: dict[str, Any] = {"scenario": "cni", "failure": None, "config": config, "peers": peer_facts(cfg)}
     if cfg.go and not go:
         results["go_missing"] = f"{GO_HOST_DEVICE} not installed (package containernetworking-plugins): Go comparison skipped"
@@ -189,7 +217,7 @@ def run_cni(cfg: CniConfig, log: Callable[[str], None]) -> dict[str, Any]:
             results["cycle"] = cycle_results(runs)
             results["left_behind"] = {impl.name: impl.left_behind for impl in impls if impl.strips_config}
 
-            versions = _version_impls(node, go, cfg.peers, cfg.peer_cni_path)
+            versions = _version_impls(node, go, cfg)
             results["version_implementations"] = {impl.name: impl.description for impl in versions}
             log(f"VERSION: {cfg.version_rounds} rounds × {len(versions)}")
             results["version"] = version_results(run_interleaved(versions, cfg.version_rounds, ExecClock(), warmup=2))

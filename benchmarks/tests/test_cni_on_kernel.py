@@ -156,22 +156,31 @@ def test_peak_rss_is_the_plugins_own_not_the_spawners(node: BenchNode) -> None:
 
 def test_quick_cni_and_scale_parts_pass_and_leave_nothing_behind(tmp_path: Path) -> None:
     before = _netns_names()
+    # A stand-in for a node bundle (the real one is built by bundle/build.sh, in minutes when cold):
+    # a bundle directory whose executable is a launcher, so the bundle's rows and ratios show up.
+    bundle = tmp_path / "bundle"
+    subprocess.run([sys.executable, "-m", "hostdev.cli", "install", "--bin-dir", str(bundle)], cwd=REPO, check=True)
+    (bundle / "hostdev-bundle.json").write_text('{"name": "amd-host-device", "build": "00000000", "bundler": "stand-in"}')
+    out = tmp_path / "out"
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--parts", "cni,scale", "--out", str(tmp_path)],
+        [sys.executable, "-m", "benchmarks", "--quick", "--parts", "cni,scale", "--out", str(out), "--bundle", str(bundle)],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    cni = json.loads((tmp_path / "cni.json").read_text())
+    cni = json.loads((out / "cni.json").read_text())
     assert cni["failure"] is None and cni["checks"]["passed"] is True and cni["quick"] is True
-    assert (tmp_path / "cni.md").read_text().startswith("# amd-host-device as a CNI binary")
-    scale = json.loads((tmp_path / "scale.json").read_text())
+    assert (out / "cni.md").read_text().startswith("# amd-host-device as a CNI binary")
+    assert cni["version"]["bundle_vs_launcher"]["median"] > 0 and cni["cycle"]["bundle_vs_launcher"]["ADD+DEL"]["median"] > 0
+    assert "bundle pciBusID" in cni["cycle"]["summary"] and "bundle" in cni["version"]["summary"]
+    assert "**Node bundle ÷ launcher**" in (out / "cni.md").read_text()
+    scale = json.loads((out / "scale.json").read_text())
     assert scale["failure"] is None and scale["checks"]["passed"] is True
     assert {(r["mode"], r["n"], r["parallel"]) for r in scale["runs"] if r["plugin"] == "amd-host-device"} == {
         ("one pod", 1, 1), ("separate pods", 1, 1), ("one pod", 8, 1), ("separate pods", 8, 1), ("separate pods", 8, 8)}
-    assert (tmp_path / "scale.md").read_text().startswith("# amd-host-device at scale")
+    assert (out / "scale.md").read_text().startswith("# amd-host-device at scale")
     for png in ("cni-latency.png", "scale-per-device.png"):
-        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not (tmp_path / "move.json").exists()
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (out / "move.json").exists()
     leftovers = {n for n in _netns_names() - before if n.startswith("hdb-")}
     assert not leftovers & {cni["namespaces"]["host"], *cni["namespaces"]["pods"]}
 

@@ -33,10 +33,11 @@ class SourceEntry:
     suite: str
     components: tuple[str, ...]
     signed_by: str | None
+    kind: str = "deb"  # or "deb-src": source packages (apt-get source)
 
     def one_line(self) -> str:
         options = f" [signed-by={self.signed_by}]" if self.signed_by else ""
-        return f"deb{options} {self.uri} {self.suite} {' '.join(self.components)}"
+        return f"{self.kind}{options} {self.uri} {self.suite} {' '.join(self.components)}"
 
 
 @dataclass(frozen=True)
@@ -136,17 +137,22 @@ def private_sources(codename: str) -> list[SourceEntry]:
 
 
 class PrivateApt:
-    """apt-get / apt-cache bound to a state directory of their own."""
+    """apt-get / apt-cache bound to a state directory of their own.
 
-    def __init__(self, root: Path, log: Log) -> None:
+    ``status`` replaces the machine's dpkg status (what is installed here): ``/dev/null`` when
+    the packages are for another system, so that this machine's versions do not count.
+    """
+
+    def __init__(self, root: Path, log: Log, status: Path | None = None) -> None:
         self.root = root
         self.log = log
+        self.status = status
         self.sources_list = root / "sources.list"
         self.lists = root / "lists"
         self.cache = root / "cache"
 
     def _options(self) -> list[str]:
-        return [
+        options = [
             "-o", f"Dir::Etc::SourceList={self.sources_list}",
             "-o", "Dir::Etc::SourceParts=/dev/null",
             "-o", f"Dir::State::Lists={self.lists}",
@@ -154,6 +160,9 @@ class PrivateApt:
             "-o", "APT::Sandbox::User=root",
             "-o", "Debug::NoLocking=true",
         ]  # fmt: skip
+        if self.status is not None:
+            options += ["-o", f"Dir::State::status={self.status}"]
+        return options
 
     def _run(self, tool: str, args: Sequence[str], cwd: Path | None = None) -> str:
         command = [tool, *self._options(), *args]
@@ -206,6 +215,35 @@ class PrivateApt:
                 raise FetchError(f"apt-get download left no file for {ref.name}={ref.version}")
             paths.append(found[0])
         return paths
+
+
+    def source_version(self, package: str) -> str:
+        """The newest version of source package ``package`` in the deb-src lists."""
+        versions = re.findall(r"^Version: (\S+)$", self._run("apt-cache", ["showsrc", "--only-source", package]), re.MULTILINE)
+        if not versions:
+            raise FetchError(f"no source package {package!r} in the deb-src lists")
+        return _newest(versions)
+
+    def download_source(self, ref: PackageRef, dest: Path) -> Path:
+        """``apt-get source --download-only``: the .dsc and its files, checked against the signed
+        lists; returns the .dsc (nothing is unpacked or built)."""
+        dsc = dest / f"{ref.name}_{ref.version.split(':')[-1]}.dsc"
+        if not dsc.is_file():
+            dest.mkdir(parents=True, exist_ok=True)
+            self.log(f"apt-get source --download-only {ref.name}={ref.version}")
+            self._run("apt-get", ["source", "--download-only", f"{ref.name}={ref.version}"], cwd=dest)
+        if not dsc.is_file():
+            raise FetchError(f"apt-get source left no {dsc.name}")
+        return dsc
+
+
+def _newest(versions: Sequence[str]) -> str:
+    """The newest of Debian versions, compared by dpkg itself (epochs, ~, +debNuM...)."""
+    newest = versions[0]
+    for version in versions[1:]:
+        if subprocess.run(["dpkg", "--compare-versions", version, "gt", newest]).returncode == 0:
+            newest = version
+    return newest
 
 
 def unpack(debs: Iterable[Path], target: Path) -> None:
