@@ -129,12 +129,21 @@ class Builder:
         return manifest
 
     def manifest(self, refresh: bool) -> Manifest:
-        if not refresh and self.manifest_path.is_file():
-            loaded: Manifest = json.loads(self.manifest_path.read_text())
-            fresh = time.time() - float(loaded.get("resolved_at", 0)) < MANIFEST_MAX_AGE_S
-            if loaded.get("format") == MANIFEST_FORMAT and fresh:
+        loaded: Manifest | None = None
+        if self.manifest_path.is_file():
+            loaded = json.loads(self.manifest_path.read_text())
+            if loaded is None or loaded.get("format") != MANIFEST_FORMAT:
+                loaded = None
+            elif not refresh and time.time() - float(loaded.get("resolved_at", 0)) < MANIFEST_MAX_AGE_S:
                 return loaded
-        return self.resolve()
+        try:
+            return self.resolve()
+        except FetchError as error:
+            if loaded is None or refresh:
+                raise
+            # Stale but usable: a machine without the mirror keeps building with what it has.
+            _log(f"resolving versions failed, keeping those of {self.manifest_path}: {error}")
+            return loaded
 
     @staticmethod
     def key(manifest: Manifest) -> str:
@@ -198,9 +207,9 @@ class Builder:
         except BaseException:
             _remove_tree(partial)
             raise
-        for old in self.cache.glob("root-*"):
-            if old != root and not old.name.startswith(f"{root.name}."):
-                _log(f"removing the older root {old.name}")
+        for old in self.cache.glob("root-*"):  # older roots, and partial ones of killed builds (we hold the lock)
+            if old != root:
+                _log(f"removing {old.name}")
                 _remove_tree(old)
         _log(f"built {root} in {time.monotonic() - started:.0f} s")
 

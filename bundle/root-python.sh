@@ -21,7 +21,9 @@ sed -i '1i #ifndef Py_BUILD_CORE_BUILTIN\n#  define Py_BUILD_CORE_MODULE 1\n#end
 # Shared libpython (the bundle's launcher embeds it); -O3 as upstream; no semantic interposition
 # as upstream's --enable-optimizations sets (calls inside libpython stay direct). No PGO/LTO
 # (--enable-optimizations): its training run would add minutes to a cold build on CI's 2 cores.
-./configure --prefix=/opt/python3.11 --enable-shared --without-ensurepip \
+# No test suite or test modules: never shipped, and a third of what `make install` would copy
+# and byte-compile three times.
+./configure --prefix=/opt/python3.11 --enable-shared --without-ensurepip --disable-test-modules \
   CFLAGS_NODIST=-fno-semantic-interposition LDFLAGS_NODIST=-fno-semantic-interposition \
   >"$log/configure.log" 2>&1
 make -j"$(nproc)" >"$log/make.log" 2>&1
