@@ -74,6 +74,9 @@ class PciFunction:
     vfs: tuple[VirtualFunctionSlot, ...]  # sorted by index
     sriov_numvfs: int | None
     sriov_totalvfs: int | None
+    # virtio<N> devices below the function (virtio-net): netlink names one as its netdev's
+    # parent, in whatever netns the netdev is. Unlike ``netdevs`` they are listed in every view.
+    virtio_devices: tuple[str, ...] = ()
 
     @property
     def userspace_driver(self) -> bool:
@@ -113,6 +116,7 @@ def read_pci_function(address: str, sysfs_root: str = "/sys") -> PciFunction:
         vfs=_virtual_functions(path),
         sriov_numvfs=_decimal_attribute(_fs.child(path, "sriov_numvfs")),
         sriov_totalvfs=_decimal_attribute(_fs.child(path, "sriov_totalvfs")),
+        virtio_devices=tuple(sorted(name for name in _fs.list_entries(path) if is_virtio_device_name(name))),
     )
 
 

@@ -181,9 +181,11 @@ def _find_without_record(links: list[Link], kind: str, value: str, env: CniEnv, 
         link = next((l for l in links if l.name == wanted), None)
         return _Found(link, value) if link is not None else None
     # A parent names the selected device only on its own bus: virtio-net's parent is its virtio
-    # device ("virtio3" on bus "virtio"), one level below the PCI function.
+    # device ("virtio3" on bus "virtio"), one level below the PCI function (sysfs lists it there
+    # while the netdev is in the pod).
     bus = "pci" if kind == "pci" else "auxiliary"
-    by_parent = [l for l in links if l.parent_bus_name == bus and l.parent_dev_name == value]
+    parents = {(bus, value)} | {("virtio", name) for name in _virtio_devices_of(kind, value)}
+    by_parent = [l for l in links if (l.parent_bus_name, l.parent_dev_name) in parents]
     from hostdev import discover
 
     listed = discover.netdevs_of(kind, value)
@@ -198,6 +200,17 @@ def _find_without_record(links: list[Link], kind: str, value: str, env: CniEnv, 
         if link is None:
             return None
     return _Found(link, listed[0] if len(listed) == 1 else link.name)
+
+
+def _virtio_devices_of(kind: str, value: str) -> tuple[str, ...]:
+    from hostdev import discover
+
+    if kind != "pci":
+        return ()
+    try:
+        return discover.pci_function(value).virtio_devices
+    except discover.DiscoveryError:
+        return ()
 
 
 def _device_id(link: Link, kind: str, value: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import os
 from pathlib import Path
 
@@ -94,6 +96,17 @@ def test_virtio_netdev_sits_below_the_virtio_device(fake: FakeSysfs) -> None:
     assert function.driver == "virtio-pci"
     assert (function.vendor_id, function.device_id) == (0x1AF4, 0x1041)
     assert not function.is_vf and not function.is_sriov_pf
+    assert function.virtio_devices == ("virtio2",)  # netlink's parent of eth0, in any netns
+    fake.add_pci_function("0000:00:04.0", driver="e1000", netdevs=["eth1"])
+    assert read_pci_function("0000:00:04.0", str(fake.root)).virtio_devices == ()
+
+
+def test_virtio_device_is_listed_while_its_netdev_is_in_another_netns(fake: FakeSysfs) -> None:
+    path = fake.add_pci_function("0000:00:03.0", driver="virtio-pci", netdevs=["eth0"], virtio=True, virtio_index=0)
+    for entry in (path / "virtio0" / "net").iterdir():  # what this netns's sysfs shows then
+        entry.unlink() if entry.is_symlink() else shutil.rmtree(entry)
+    function = read_pci_function("0000:00:03.0", str(fake.root))
+    assert (function.netdevs, function.virtio_devices) == ((), ("virtio0",))
 
 
 def test_vfio_bound_vf_reports_userspace_driver(sriov: FakeSysfs) -> None:
