@@ -325,13 +325,15 @@ def run_plugin(
     netns: str | None,
     container_id: str | None = "c0ffee",
     ifname: str | None = "net1",
+    env: dict[str, str] | None = None,
 ) -> PluginRun:
     """Execute the installed plugin with the CNI_* environment and ``conf`` on stdin
-    (a variable given as None is not set at all, as for GC)."""
+    (a variable given as None is not set at all, as for GC); ``env`` adds variables (faults)."""
     environ = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CNI_COMMAND": command, "CNI_PATH": str(plugin.parent)}
     for name, value in (("CNI_CONTAINERID", container_id), ("CNI_IFNAME", ifname), ("CNI_NETNS", netns)):
         if value is not None:
             environ[name] = value
+    environ.update(env or {})
     proc = subprocess.run([str(plugin)], input=json.dumps(conf), capture_output=True, text=True, env=environ, timeout=120)
     try:
         parsed = json.loads(proc.stdout) if proc.stdout.strip() else None
