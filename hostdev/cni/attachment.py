@@ -132,16 +132,23 @@ class Attachment:
                 self.crash_point(step.done_point)
         except BaseException as exc:
             self.log.error(f"ADD failed ({exc}); rolling back")
-            self.unwind(begun)
+            if self.unwind(begun):
+                # The line the README tells admins to look for after "rolling back".
+                self.log.warn(f"rolled back: {self.record.device.host_name} is on the host with its addresses")
             raise
 
-    def unwind(self, steps: Sequence[Step]) -> None:
+    def unwind(self, steps: Sequence[Step]) -> bool:
+        """Undo ``steps`` in reverse, going on past failures; True when every undo went through."""
+        complete = True
         for step in reversed(steps):
             try:
                 if not step.undo(self):
+                    complete = False
                     self.log.error(f"rollback of {step.name} could not finish")
             except Exception as exc:  # keep undoing: every later step makes the host more whole
+                complete = False
                 self.log.error(f"rollback of {step.name} failed: {exc}")
+        return complete
 
     # --- DEL, GC ---
     def detach(self, steps: Sequence[Step]) -> bool:
