@@ -40,7 +40,7 @@ REPLACED_MARK = ".replaced"
 DEFAULT_BIN_DIR = "/opt/cni/bin"
 DEFAULT_STATE_DIR = "/var/lib/cni/amd-host-device"
 DEFAULT_KEEP_REPLACED_SECONDS = 600.0
-# The first line of the launcher that hostdev.install writes; not imported from there so that
+# The first line of the launcher that hostdev.tools.install writes; not imported from there so that
 # this module stays independent of the package it installs.
 LAUNCHER_MARKER = b"# hostdev-launcher v1"
 _HEX = frozenset("0123456789abcdef")

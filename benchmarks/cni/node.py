@@ -119,7 +119,7 @@ class BenchNode:
         try:
             self._namespaces.__enter__()
             self._build()
-            from hostdev.install import install
+            from hostdev.tools.install import install
 
             install(str(self.bin_dir))
             host_ns = self._keep(NetNS.from_name(self.host_name))

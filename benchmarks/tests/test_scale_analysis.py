@@ -8,7 +8,7 @@ import pytest
 from benchmarks.cni.launcher import Launcher
 from benchmarks.scale.analysis import flatness, growth, per_device, slope_ns_per_record
 from benchmarks.scale.batches import ONE_POD, SEPARATE_PODS
-from hostdev.install import launcher_text
+from hostdev.tools.install import launcher_text
 
 
 def _run(mode: str, n: int, parallel: int, per_device_ms: float, rep: int = 0, adds: list[float] | None = None) -> dict[str, Any]:

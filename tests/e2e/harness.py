@@ -63,7 +63,7 @@ def shipped_nad_config(path: Path, name: str) -> dict[str, Any]:
 
 def install_plugin(bin_dir: Path) -> Path:
     """The installed launcher, as ``hostdev install`` writes it."""
-    sh([str(PYTHON), "-m", "hostdev.cli", "install", "--bin-dir", str(bin_dir)])
+    sh([str(PYTHON), "-m", "hostdev.tools.cli", "install", "--bin-dir", str(bin_dir)])
     return bin_dir / "amd-host-device"
 
 

@@ -13,7 +13,7 @@ def _show(node: Node) -> dict[str, object]:
     for bdf in BDFS.values():
         (node.sysfs.device_dir(bdf) / "class").write_text("0x020000\n")
     proc = sh(
-        f"ip netns exec {node.host} {PYTHON} -m hostdev.cli show --json "
+        f"ip netns exec {node.host} {PYTHON} -m hostdev.tools.cli show --json "
         f"--sysfs {node.sysfs.root} --state-dir {node.state_dir}"
     )
     return json.loads(proc.stdout)

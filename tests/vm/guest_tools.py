@@ -300,7 +300,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def install_plugin(bin_dir: Path) -> Path:
     """`hostdev install --bin-dir` into ``bin_dir``: the launcher a runtime executes."""
-    argv = [sys.executable, "-m", "hostdev.cli", "install", "--bin-dir", str(bin_dir)]
+    argv = [sys.executable, "-m", "hostdev.tools.cli", "install", "--bin-dir", str(bin_dir)]
     installed = subprocess.run(argv, cwd=REPO, capture_output=True, text=True)
     assert installed.returncode == 0, installed.stderr
     return bin_dir / "amd-host-device"

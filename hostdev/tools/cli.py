@@ -21,13 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "show":
         import json
 
-        from hostdev.inventory import collect, format_table
+        from hostdev.tools.show import collect, format_table
 
         data = collect(args.sysfs, args.state_dir)
         print(json.dumps(data, indent=2) if args.json else format_table(data))
         return 0
     if args.command == "install":
-        from hostdev.install import InstallError, install
+        from hostdev.tools.install import InstallError, install
 
         try:
             path = install(args.bin_dir, name=args.name, force=args.force)
