@@ -22,7 +22,6 @@ from hostdev._netlink.wire import MessageHeader
 from hostdev.errors import DecodeError
 
 IFNAMSIZ = 16
-ALTIFNAMSIZ = 128
 IFALIASZ = 256
 
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -208,9 +207,25 @@ def set_link_body(
     return body
 
 
+def ifname_problem(name: str) -> str | None:
+    """Why the kernel would refuse ``name`` as an interface name, or None: its own rule
+    (``dev_valid_name``) on the UTF-8 bytes: 1-15 of them, not ``.`` or ``..``, no ``/``, ``:``,
+    NUL or ASCII whitespace. The one copy of that rule (sysfs paths use it too)."""
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return "is not valid UTF-8"
+    if not raw or len(raw) >= IFNAMSIZ:
+        return f"must be 1-{IFNAMSIZ - 1} bytes"
+    if name in (".", ".."):
+        return "'.' and '..' are not interface names"
+    if any(c in name for c in _BAD_IFNAME_CHARS):
+        return "contains '/', ':', NUL or whitespace"
+    return None
+
+
 def check_ifname(name: str) -> str:
-    """The kernel's own rules (``dev_valid_name``), checked before a request leaves."""
-    raw = name.encode("utf-8", "surrogateescape")
-    if not raw or len(raw) >= IFNAMSIZ or name in (".", "..") or any(c in name for c in _BAD_IFNAME_CHARS):
+    """The kernel's own rules (:func:`ifname_problem`), checked before a request leaves."""
+    if ifname_problem(name) is not None:
         raise ValueError(f"invalid interface name {name[:32]!r}")
     return name

@@ -1,32 +1,27 @@
 """Validation of network interface names before they go into a sysfs path.
 
-Mirrors the kernel's ``dev_valid_name`` (net/core/dev.c): 1-15 bytes
-(IFNAMSIZ - 1), not ``.`` or ``..``, no ``/``, ``:``, NUL or whitespace.
-Non-ASCII names are legal for the kernel and counted in UTF-8 bytes.
+The kernel's own rule (:func:`hostdev._netlink.rtnl_link.ifname_problem`, ``dev_valid_name``):
+1-15 bytes of UTF-8, not ``.`` or ``..``, no ``/``, ``:``, NUL or whitespace. Non-ASCII names
+are legal for the kernel and counted in UTF-8 bytes; a name that is not valid UTF-8 (a lone
+surrogate) or holds any whitespace (Python's wider notion: ``\x1f``, ``\x85``, U+2028) cannot
+be a path component here.
 """
 
 from __future__ import annotations
 
+from hostdev._netlink.rtnl_link import ifname_problem
 from hostdev._sysfs.errors import InvalidNetdevName
-
-MAX_NETDEV_NAME_BYTES = 15
-_FORBIDDEN_CHARS = frozenset("/:\0")
 
 
 def parse_netdev_name(text: str) -> str:
     """Return ``text`` if it is a valid interface name; raise InvalidNetdevName otherwise."""
     if not isinstance(text, str):
         raise InvalidNetdevName(text, "not a string")
-    if len(text) > MAX_NETDEV_NAME_BYTES:
-        raise InvalidNetdevName(text, f"longer than {MAX_NETDEV_NAME_BYTES} bytes")
-    try:
-        size = len(text.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise InvalidNetdevName(text, "not valid UTF-8") from None
-    if size == 0 or size > MAX_NETDEV_NAME_BYTES:
-        raise InvalidNetdevName(text, f"must be 1-{MAX_NETDEV_NAME_BYTES} bytes")
-    if text in (".", ".."):
-        raise InvalidNetdevName(text, "'.' and '..' are not interface names")
-    if any(ch in _FORBIDDEN_CHARS or ch.isspace() for ch in text):
-        raise InvalidNetdevName(text, "contains '/', ':', NUL or whitespace")
+    problem = ifname_problem(text)
+    if problem is None and any("\ud800" <= ch <= "\udfff" for ch in text):
+        problem = "is not valid UTF-8"
+    if problem is None and any(ch.isspace() for ch in text):
+        problem = "contains whitespace"  # any kind, as Python sees it: never in a path we build
+    if problem is not None:
+        raise InvalidNetdevName(text, problem)
     return text

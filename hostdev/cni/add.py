@@ -13,7 +13,7 @@ from __future__ import annotations
 from hostdev.cni.attachment import Attachment
 from hostdev.cni.config import PluginConfig
 from hostdev.cni.device import ResolvedDevice, resolve
-from hostdev.cni.errors import INVALID_CONFIG, INVALID_ENVIRONMENT, CniError
+from hostdev.cni.errors import DEVICE_BUSY, INVALID_CONFIG, INVALID_ENVIRONMENT, NAME_TAKEN_IN_POD, CniError
 from hostdev.cni.faults import crash_point
 from hostdev.cni.lock import DeviceLock
 from hostdev.cni.log import Log
@@ -27,10 +27,6 @@ from hostdev.errors import NetnsError
 from hostdev.handle import Handle
 from hostdev.netns import NetNS
 from hostdev.snapshot import take_snapshot
-
-DEVICE_BUSY = 100  # plugin-specific: the device belongs to another attachment
-NAME_TAKEN_IN_POD = 101  # plugin-specific: the pod already has an interface of the target name
-
 
 def open_target_netns(path: str | None, host_ns: NetNS) -> NetNS:
     if not path:

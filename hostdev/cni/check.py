@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hostdev.cni.config import PluginConfig
-from hostdev.cni.errors import PLUGIN_NOT_AVAILABLE, UNKNOWN_CONTAINER, CniError
+from hostdev.cni.errors import CHECK_FAILED, PLUGIN_NOT_AVAILABLE, UNKNOWN_CONTAINER, CniError
 from hostdev.cni.log import Log
 from hostdev.cni.protocol import CniEnv
 from hostdev.cni.record import AttachmentRecord
@@ -11,7 +11,6 @@ from hostdev.cni.attachment import open_pod_netns
 from hostdev.cni.state import AttachmentKey, StateStore
 from hostdev.handle import Handle
 
-CHECK_FAILED = 103  # plugin-specific: the attachment is not as ADD left it
 
 
 def check(env: CniEnv, conf: PluginConfig, log: Log) -> None:

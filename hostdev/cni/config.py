@@ -56,7 +56,7 @@ JSON ``null`` counts as the key being absent.
 from __future__ import annotations
 
 from hostdev._record import field, record
-TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Literal, TypeVar
@@ -68,6 +68,7 @@ from .device_selection import DeviceSelection, DeviceSelector, select_device
 from .errors import INVALID_CONFIG, UNSUPPORTED_FIELD, CniError
 from .names import network_name_problem, path_problem, shorten, unprintable_problem
 from .protocol import check_version
+from .state import DEFAULT_STATE_DIR
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT_SECONDS",
@@ -86,7 +87,6 @@ __all__ = [
 
 RDMA_MODES: tuple[RdmaMode, ...] = ("auto", "required", "skip")
 LOG_LEVELS: tuple[LogLevel, ...] = ("error", "warn", "info", "debug")
-DEFAULT_STATE_DIR = "/var/lib/cni/amd-host-device"
 DEFAULT_LOCK_TIMEOUT_SECONDS = 10.0
 MAX_LOCK_TIMEOUT_SECONDS = 50.0
 DEFAULT_RETURN_TIMEOUT_SECONDS = 5.0

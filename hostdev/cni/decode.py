@@ -18,8 +18,8 @@ Stricter than ``json.loads`` in the ways that matter for input from another prog
 
 from __future__ import annotations
 
-from hostdev import _json as json  # json without `re`: see hostdev/_json.py
-TYPE_CHECKING = False  # annotations only: collections.abc would import collections (7 modules)
+from hostdev import _json as json
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -109,7 +109,7 @@ def decode_config(raw: bytes) -> dict[str, object]:
         raise CniError(
             DECODE_FAILURE,
             "network configuration is too large",
-            f"{len(raw)} bytes, at most {MAX_CONFIG_BYTES} accepted",
+            f"at most {MAX_CONFIG_BYTES} bytes accepted",
         )
     try:
         text = raw.decode("utf-8")

@@ -1,8 +1,9 @@
-"""The one error type of the CNI layer and the spec's well-known error codes.
+"""The one error type of the CNI layer and every error code the plugin answers with.
 
 A :class:`CniError` is what the plugin prints (as JSON) when an operation fails; its ``code``
 tells the runtime how to react (SPEC.md, "Error" and "Well-known Error Codes"). Codes 0-99 are
-reserved by the spec; 100 and above are free for plugin-specific errors.
+reserved by the spec; 100 and above are this plugin's own. Every code has its name here and is
+used by that name only; README's table says what an admin does about each.
 """
 
 from __future__ import annotations
@@ -20,17 +21,13 @@ INVALID_ENVIRONMENT = 4
 """A ``CNI_*`` environment variable is missing or malformed; the message names it."""
 
 IO_FAILURE = 5
-"""Reading the configuration (stdin) or other I/O failed."""
+"""I/O failed: here, the state store cannot be used safely (see hostdev/cni/state.py)."""
 
 DECODE_FAILURE = 6
 """The configuration bytes are not a decodable JSON object."""
 
 INVALID_CONFIG = 7
 """The configuration decoded but failed validation; the message names the field."""
-
-INVALID_NETNS = 8
-"""libcni's convention (not in SPEC.md's table): ``CNI_NETNS`` is unusable, e.g. it is the
-plugin's own network namespace."""
 
 TRY_AGAIN_LATER = 11
 """A transient condition (e.g. a lock held too long); the runtime should retry later."""
@@ -40,6 +37,21 @@ PLUGIN_NOT_AVAILABLE = 50
 
 LIMITED_CONNECTIVITY = 51
 """STATUS: the plugin cannot service ADD requests and existing attachments may be degraded."""
+
+DEVICE_BUSY = 100
+"""The device belongs to another attachment, or this attachment exists already."""
+
+NAME_TAKEN_IN_POD = 101
+"""The pod already has an interface of the name the device would get there."""
+
+STATE_UNREADABLE = 102
+"""The state record is valid JSON but not a record this plugin can use."""
+
+CHECK_FAILED = 103
+"""CHECK: the attachment is not as ADD left it."""
+
+RDMA_FAILED = 110
+"""The RDMA device could not follow its netdev (or ``rdma: required`` and there is none)."""
 
 INTERNAL = 999
 """libcni's convention for an unexpected failure that fits no other code."""

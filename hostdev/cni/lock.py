@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 from .state import (
-    DEFAULT_STATE_ROOT,
+    DEFAULT_STATE_DIR,
     LockTimeout,
     UnsafePath,
     StateError,
@@ -181,7 +181,7 @@ class StoreLock(_FileLock):
     """Store-wide lock: exclusive for scans that must see a still store (GC), shared otherwise."""
 
     def __init__(
-        self, root: str = DEFAULT_STATE_ROOT, timeout_s: float = 10.0, *, shared: bool = False
+        self, root: str = DEFAULT_STATE_DIR, timeout_s: float = 10.0, *, shared: bool = False
     ) -> None:
         what = "the shared store lock" if shared else "the exclusive store lock"
         super().__init__(root, STORE_LOCK_NAME, what, timeout_s, exclusive=not shared, device_id=None)

@@ -1,8 +1,9 @@
-"""Validation of the identifiers the CNI protocol passes around.
+"""Validation of every name, ID and path the plugin accepts: the one place for these rules.
 
 Each check returns ``None`` when the text is acceptable, else a short English reason. Callers
-turn the reason into a :class:`~hostdev.cni.errors.CniError` with the code that fits where the
-text came from (environment variable: code 4; configuration field: code 7), naming the source.
+turn the reason into the error that fits where the text came from: a
+:class:`~hostdev.cni.errors.CniError` (environment variable: code 4; configuration field: code
+7), naming the source, or the state store's ``InvalidName``.
 """
 
 from __future__ import annotations
@@ -41,14 +42,14 @@ def _spec_identifier_problem(
     return None
 
 
-def container_id_problem(text: str) -> str | None:
+def container_id_problem(text: str, max_len: int = MAX_CONTAINER_ID_LEN) -> str | None:
     """Why ``text`` is not a valid container ID per SPEC.md, or ``None``."""
-    return _spec_identifier_problem(text, "container ID", MAX_CONTAINER_ID_LEN)
+    return _spec_identifier_problem(text, "container ID", max_len)
 
 
-def network_name_problem(text: str) -> str | None:
+def network_name_problem(text: str, max_len: int = MAX_NETWORK_NAME_LEN) -> str | None:
     """Why ``text`` is not a valid network name per SPEC.md, or ``None``."""
-    return _spec_identifier_problem(text, "network name", MAX_NETWORK_NAME_LEN)
+    return _spec_identifier_problem(text, "network name", max_len)
 
 
 def interface_name_problem(text: str) -> str | None:
@@ -70,6 +71,19 @@ def interface_name_problem(text: str) -> str | None:
         if char in "/:%":
             return f"interface name must not contain {char!r}"
     return None
+
+
+MAX_DEVICE_ID_LEN = 64
+"""PCI addresses, auxiliary device IDs (at most 64 characters themselves) and ``netdev-<ifname>``."""
+
+_DEVICE_ID_TAIL = frozenset(chr(c) for c in range(0x21, 0x7F)) - frozenset("/")
+
+
+def device_id_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a device's stable ID (it names its lock file and is matched in
+    state records), or ``None``: printable ASCII without ``/`` or whitespace, starting with a
+    letter or digit (so never a hidden file, nor ``.store.lock``)."""
+    return _spec_identifier_problem(text, "device ID", MAX_DEVICE_ID_LEN, _DEVICE_ID_TAIL, "punctuation but '/'")
 
 
 MAX_PLUGIN_NAME_LEN = 255

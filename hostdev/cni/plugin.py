@@ -7,16 +7,14 @@ This is the one place where failures become CNI error codes: CniError as is; a k
 
 from __future__ import annotations
 
-from hostdev import _json as json  # json without `re`: see hostdev/_json.py
+from hostdev import _json as json
 import sys
 
-from hostdev.cni.errors import CniError
+from hostdev.cni.errors import INTERNAL, INVALID_ENVIRONMENT, IO_FAILURE, TRY_AGAIN_LATER, CniError
 
-TYPE_CHECKING = False  # typing itself is not imported at run time: it costs start-up
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import IO, Mapping
-
-INTERNAL_ERROR = 999
 
 
 def main(environ: Mapping[str, str] | None = None, stdin: IO[bytes] | None = None, stdout: IO[str] | None = None) -> int:
@@ -102,17 +100,15 @@ def _run(env: object, raw: bytes) -> dict[str, object] | None:
 
         garbage_collect(conf, parse_valid_attachments(conf_dict), log)
         return None
-    raise CniError(4, f"unknown CNI_COMMAND {env.command!r}")
-
-
-MAX_STDIN = 4 * 1024 * 1024
+    raise CniError(INVALID_ENVIRONMENT, f"unknown CNI_COMMAND {env.command!r}")
 
 
 def _read_stdin(stdin: IO[bytes]) -> bytes:
-    data = stdin.read(MAX_STDIN + 1)
-    if len(data) > MAX_STDIN:
-        raise CniError(6, "network configuration too large", f"more than {MAX_STDIN} bytes on stdin")
-    return data
+    """At most one byte more than a configuration may have: decode_config refuses the excess
+    (VERSION answers all the same)."""
+    from hostdev.cni.decode import MAX_CONFIG_BYTES
+
+    return stdin.read(MAX_CONFIG_BYTES + 1)
 
 
 def _reply_version(raw: bytes) -> str:
@@ -128,14 +124,14 @@ def _as_cni_error(exc: Exception) -> CniError:
         import errno
 
         transient = exc.errno in (errno.EBUSY, errno.EAGAIN)
-        return CniError(11 if transient else INTERNAL_ERROR, "the kernel refused a request", str(exc))
+        return CniError(TRY_AGAIN_LATER if transient else INTERNAL, "the kernel refused a request", str(exc))
     from hostdev.cni.state import LockTimeout, StateError
 
     if isinstance(exc, LockTimeout):
-        return CniError(11, "device is busy: another plugin call holds its lock", str(exc))
+        return CniError(TRY_AGAIN_LATER, "device is busy: another plugin call holds its lock", str(exc))
     if isinstance(exc, StateError):
-        return CniError(5, "state store failure", str(exc))
-    return CniError(INTERNAL_ERROR, type(exc).__name__, str(exc))
+        return CniError(IO_FAILURE, "state store failure", str(exc))
+    return CniError(INTERNAL, type(exc).__name__, str(exc))
 
 
 def _emit(stdout: IO[str], obj: dict[str, object]) -> None:

@@ -36,19 +36,21 @@ lock of their own; devices and whole-store scans are serialised by lock.py.
 from __future__ import annotations
 
 import errno
-from hostdev import _json as json  # json without `re`: see hostdev/_json.py
+from hostdev import _json as json
 import os
 import stat
 import time
-TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+from hostdev.cni.names import container_id_problem, device_id_problem, interface_name_problem, network_name_problem
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import NamedTuple
 else:
     from hostdev._record import NamedTuple
 
 STATE_VERSION = 1
-DEFAULT_STATE_ROOT = "/var/lib/cni/amd-host-device"
+DEFAULT_STATE_DIR = "/var/lib/cni/amd-host-device"  # the plugin's stateDir unless configured
 NETWORKS_DIR = "networks"
 STATE_SUFFIX = ".json"
 TEMP_PREFIX = ".tmp-"
@@ -56,19 +58,12 @@ CORRUPT_INFIX = ".corrupt-"
 # A record is a few hundred bytes; anything this big is not ours.
 MAX_STATE_FILE_BYTES = 1 << 20
 
-# Longest names we accept: keep "<containerid>:<ifname>.json.corrupt-<19 digits>" within NAME_MAX.
+# Longest names the store takes (the rules are hostdev/cni/names.py's): shorter than the
+# protocol's 255, to keep "<containerid>:<ifname>.json.corrupt-<19 digits>" within NAME_MAX.
 MAX_NETWORK_NAME = 200
 MAX_CONTAINER_ID = 200
-MAX_IFNAME = 15  # IFNAMSIZ - 1
-MAX_DEVICE_ID = 64
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-_NAME_CHARS = _ALNUM | frozenset("_.-")
-# Device IDs name lock files: PCI addresses, auxiliary device names ("mlx5_core.sf.2") and
-# "netdev-<ifname>" must all fit, so anything printable but '/' (and a leading '.', see lock.py).
-_DEVICE_ID_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F)) - frozenset("/")
-_IFNAME_FORBIDDEN = frozenset("/:")
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -140,67 +135,36 @@ class LockTimeout(StateError):
 # --- names --------------------------------------------------------------------------------------
 
 
-def _validate_id_like(kind: str, value: object, allowed: frozenset[str], max_len: int) -> str:
-    if not isinstance(value, str) or not value:
-        raise InvalidName(f"{kind} must be a non-empty string, got {value!r}")
-    if len(value) > max_len:
-        raise InvalidName(f"{kind} {value!r} is longer than {max_len} characters")
-    if value[0] not in _ALNUM or not allowed.issuperset(value):
-        raise InvalidName(
-            f"{kind} {value!r} must start with an ASCII letter or digit and contain only "
-            f"{''.join(sorted(allowed - _ALNUM))!r} besides them"
-        )
+def _valid(value: object, problem: Callable[[str], str | None], what: str) -> str:
+    reason = problem(value) if isinstance(value, str) else f"{what} must be a string, got {type(value).__name__}"
+    if reason is not None:
+        raise InvalidName(f"{reason}: {value!r:.80}")
+    assert isinstance(value, str)
     return value
 
 
 def validate_network_name(name: object) -> str:
     """CNI network name (the spec's charset, as libcni checks it)."""
-    return _validate_id_like("network name", name, _NAME_CHARS, MAX_NETWORK_NAME)
+    return _valid(name, lambda text: network_name_problem(text, MAX_NETWORK_NAME), "network name")
 
 
 def validate_container_id(container_id: object) -> str:
     """CNI container ID (same charset as the network name)."""
-    return _validate_id_like("container ID", container_id, _NAME_CHARS, MAX_CONTAINER_ID)
+    return _valid(container_id, lambda text: container_id_problem(text, MAX_CONTAINER_ID), "container ID")
 
 
 def validate_device_id(device_id: object) -> str:
-    """Stable device identity (PCI address ``0000:03:00.0``, auxiliary device, ``netdev-<name>``):
-    1-64 printable ASCII characters without '/' or whitespace, starting with a letter or digit."""
-    if not isinstance(device_id, str) or not device_id:
-        raise InvalidName(f"device ID must be a non-empty string, got {device_id!r}")
-    if len(device_id) > MAX_DEVICE_ID:
-        raise InvalidName(f"device ID {device_id!r} is longer than {MAX_DEVICE_ID} characters")
-    if device_id[0] not in _ALNUM or not _DEVICE_ID_CHARS.issuperset(device_id):
-        raise InvalidName(
-            f"device ID {device_id!r} must start with an ASCII letter or digit and contain only "
-            "printable ASCII without '/' or whitespace"
-        )
-    return device_id
-
-
-def _is_network_name(name: str) -> bool:
-    try:
-        validate_network_name(name)
-    except InvalidName:
-        return False
-    return True
+    """Stable device identity (PCI address ``0000:03:00.0``, auxiliary device, ``netdev-<name>``)."""
+    return _valid(device_id, device_id_problem, "device ID")
 
 
 def validate_ifname(ifname: object) -> str:
-    """Interface name as the kernel accepts it: 1-15 printable ASCII, no '/', ':' or space."""
-    if not isinstance(ifname, str) or not ifname:
-        raise InvalidName(f"interface name must be a non-empty string, got {ifname!r}")
-    if len(ifname) > MAX_IFNAME:
-        raise InvalidName(f"interface name {ifname!r} is longer than {MAX_IFNAME} characters")
-    if ifname in (".", ".."):
-        raise InvalidName(f"interface name {ifname!r} is not allowed")
-    for char in ifname:
-        if not "!" <= char <= "~" or char in _IFNAME_FORBIDDEN:
-            raise InvalidName(
-                f"interface name {ifname!r} contains {char!r}; only printable ASCII "
-                "without '/', ':' or whitespace is allowed"
-            )
-    return ifname
+    """An interface name the plugin accepts (``CNI_IFNAME``'s rules)."""
+    return _valid(ifname, interface_name_problem, "interface name")
+
+
+def _is_network_name(name: str) -> bool:
+    return network_name_problem(name, MAX_NETWORK_NAME) is None
 
 
 class AttachmentKey(NamedTuple):
@@ -446,7 +410,7 @@ class StateStore:
 
     __slots__ = ("root",)
 
-    def __init__(self, root: str = DEFAULT_STATE_ROOT) -> None:
+    def __init__(self, root: str = DEFAULT_STATE_DIR) -> None:
         self.root = normalize_root(root)
 
     def path_of(self, key: AttachmentKey) -> str:

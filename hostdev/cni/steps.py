@@ -8,7 +8,7 @@ are. The netdev goes home through the library's one way back, :func:`hostdev.ret
 from __future__ import annotations
 
 from hostdev.cni.attachment import Attachment, Step
-from hostdev.cni.errors import TRY_AGAIN_LATER, CniError
+from hostdev.cni.errors import RDMA_FAILED, TRY_AGAIN_LATER, CniError
 from hostdev.cni.record import RdmaRecord
 from hostdev.errors import NameTaken
 from hostdev.snapshot import apply_snapshot, move_link, return_link
@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 
     from hostdev import ApplyReport, Handle, Link, NetNS
     from hostdev.cni.log import Log
-
-RDMA_FAILED = 110  # plugin-specific: the RDMA device could not follow its netdev
 
 
 class SaveRecord(Step):

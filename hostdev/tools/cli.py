@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hostdev.cni.state import DEFAULT_STATE_DIR
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hostdev", description="hostdev: hand a pod a whole physical NIC")
@@ -16,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     show = sub.add_parser("show", help="inventory of the node's NICs and which attachment holds each")
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.add_argument("--sysfs", default="/sys", help=argparse.SUPPRESS)
-    show.add_argument("--state-dir", default="/var/lib/cni/amd-host-device")
+    show.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
     args = parser.parse_args(argv)
     if args.command == "show":
         import json

@@ -8,13 +8,11 @@ each recorded pod netns for their live state there.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hostdev._netlink.rtnl_link import Link
-
-NETWORK_CLASS = 0x02  # PCI base class "network controller"
+from hostdev import Link, discover
+from hostdev.cni.state import DEFAULT_STATE_DIR
 
 
 @dataclass
@@ -32,41 +30,18 @@ class NicRow:
     phase: str | None = None
 
 
-def collect(sysfs_root: str = "/sys", state_dir: str = "/var/lib/cni/amd-host-device") -> dict[str, Any]:
+def collect(sysfs_root: str = "/sys", state_dir: str = DEFAULT_STATE_DIR) -> dict[str, Any]:
     from hostdev.handle import Handle
 
     with Handle() as host:
         links = {link.name: link for link in host.links()}
-        rows = [_row_for_function(bdf, sysfs_root, links, host) for bdf in _network_functions(sysfs_root)]
+        rows = [_row_for_function(bdf, sysfs_root, links, host) for bdf in discover.network_functions(sysfs_root)]
         _merge_attachments(rows, state_dir)
     return {"rdma_netns_mode": _rdma_mode(), "nics": [asdict(r) for r in rows]}
 
 
-def _network_functions(sysfs_root: str) -> list[str]:
-    from hostdev._sysfs.pci_address import is_sysfs_pci_address
-
-    base = os.path.join(sysfs_root, "bus", "pci", "devices")
-    try:
-        names = sorted(os.listdir(base))
-    except OSError:
-        return []
-    found = []
-    for name in names:
-        if not is_sysfs_pci_address(name):
-            continue
-        try:
-            with open(os.path.join(base, name, "class")) as f:
-                if int(f.read().strip(), 16) >> 16 == NETWORK_CLASS:
-                    found.append(name)
-        except (OSError, ValueError):
-            continue
-    return found
-
-
 def _row_for_function(bdf: str, sysfs_root: str, links: dict[str, Link], host: Any) -> NicRow:
-    from hostdev._sysfs.pci_function import read_pci_function
-
-    fn = read_pci_function(bdf, sysfs_root)
+    fn = discover.pci_function(bdf, sysfs_root)
     kind = f"VF {fn.vf_index} of {fn.pf_address}" if fn.pf_address else "PF"
     netdev = fn.netdevs[0] if fn.netdevs else None
     row = NicRow(bdf, kind, fn.driver, netdev, "-" if fn.userspace_driver else "host", "-", None, rdma=list(fn.rdma_devices))
