@@ -22,8 +22,9 @@ class NetlinkError(HostdevError, OSError):
 
     ``errno`` is the kernel's error number; ``request`` names the request (e.g.
     ``"RTM_NEWLINK ifindex=7 IFLA_NET_NS_FD"``); ``extack`` is the kernel's extended-ack text
-    (``None`` when it gave none) and ``attribute`` the name of the request attribute the kernel
-    pointed at (``NLMSGERR_ATTR_OFFS``), when it did.
+    (``None`` when it gave none), ``attribute`` the name of the request attribute the kernel
+    pointed at (``NLMSGERR_ATTR_OFFS``) and ``missing`` the one it said the request lacks
+    (``NLMSGERR_ATTR_MISS_TYPE``), when it did.
     """
 
     def __init__(
@@ -32,6 +33,7 @@ class NetlinkError(HostdevError, OSError):
         request: str,
         extack: str | None = None,
         attribute: str | None = None,
+        missing: str | None = None,
     ) -> None:
         text = os.strerror(errno_)
         detail = f"{request}: {text}"
@@ -39,16 +41,19 @@ class NetlinkError(HostdevError, OSError):
             detail += f" ({extack})"
         if attribute:
             detail += f" [attribute {attribute}]"
+        if missing:
+            detail += f" [missing attribute {missing}]"
         super().__init__(errno_, detail)
         self.request = request
         self.extack = extack
         self.attribute = attribute
+        self.missing = missing
 
     def __str__(self) -> str:
         return str(self.strerror)
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.errno, self.request, self.extack, self.attribute))
+        return (type(self), (self.errno, self.request, self.extack, self.attribute, self.missing))
 
 
 class DumpInterrupted(HostdevError):

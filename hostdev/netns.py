@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from hostdev._netlink.socket import NetlinkSocket
 
 CLONE_NEWNET = 0x40000000
-CLONE_NEWNS = 0x00020000
 NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3), linux/nsfs.h
 THREAD_NETNS = "/proc/thread-self/ns/net"  # /proc/self/ns/net is the main thread's, not ours
 NETNS_RUN_DIR = "/run/netns"

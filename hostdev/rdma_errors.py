@@ -63,14 +63,15 @@ class RdmaNetlinkError(NetlinkError):
         extack: str | None = None,
         attribute: str | None = None,
         hint: str = "",
+        missing: str | None = None,
     ) -> None:
-        super().__init__(errno_, request, extack, attribute)
+        super().__init__(errno_, request, extack, attribute, missing)
         self.hint = hint
         if hint:
             self.strerror = f"{self.strerror}: {hint}"
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.errno, self.request, self.extack, self.attribute, self.hint))
+        return (type(self), (self.errno, self.request, self.extack, self.attribute, self.hint, self.missing))
 
 
 class RdmaNetnsNotSupported(RdmaNetlinkError):
@@ -87,7 +88,7 @@ class RdmaNetnsModeBusy(RdmaNetlinkError):
 
 
 def _rewrap(exc: NetlinkError, cls: type[RdmaNetlinkError], hint: str) -> RdmaNetlinkError:
-    return cls(exc.errno or 0, exc.request, exc.extack, exc.attribute, hint)
+    return cls(exc.errno or 0, exc.request, exc.extack, exc.attribute, hint, exc.missing)
 
 
 def explain_move_error(exc: NetlinkError, index: int) -> Exception:

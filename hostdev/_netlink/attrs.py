@@ -17,7 +17,7 @@ else:  # struct.py only re-exports the C module: one module less per plugin exec
     from hostdev._record import NamedTuple
 
 from hostdev.errors import DecodeError
-from hostdev._netlink.wire import ATTR_HEADER, NLA_F_NESTED, NLA_HDRLEN, NLA_TYPE_MASK, decode_string
+from hostdev._netlink.wire import ATTR_HEADER, NLA_HDRLEN, NLA_TYPE_MASK, decode_string
 
 Buffer = bytes | bytearray | memoryview
 
@@ -208,8 +208,9 @@ def _value_decoder(name: str, attr: Attr) -> Callable[[Buffer, int, int], object
         return lambda buf, start, end: True
     return lambda buf, start, end: None  # Kind.PAD: alignment filler, its bytes mean nothing
 
-def encode_attr(number: int, payload: bytes, *, nested: bool = False) -> bytes:
-    """One attribute: header, payload, zero padding to 4 bytes."""
+def encode_attr(number: int, payload: bytes) -> bytes:
+    """One attribute: header, payload, zero padding to 4 bytes. (``number`` may carry the
+    ``NLA_F_NESTED`` flag, as the kernel sets it on some nests.)"""
     length = NLA_HDRLEN + len(payload)
-    header = ATTR_HEADER.pack(length, number | (NLA_F_NESTED if nested else 0))
+    header = ATTR_HEADER.pack(length, number)
     return header + payload + b"\0" * ((-length) & 3)

@@ -10,7 +10,7 @@ decoder, so nothing is copied that is not kept.
 from __future__ import annotations
 
 import _socket  # the C module: socket.py would add selectors, enum and array, unused here
-TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, TypeVar
     T = TypeVar("T")
@@ -153,6 +153,7 @@ class NetlinkSocket:
                             what.name,
                             ack.extack_message,
                             _attribute_at(sent, ack.bad_attr_offset, what),
+                            _missing(ack.missing_type, what),
                         )
                     return results, interrupted
                 if msg.type in (NLMSG_NOOP, NLMSG_OVERRUN):
@@ -164,6 +165,13 @@ class NetlinkSocket:
                         # Read on to the end of this reply before raising: a dump left half-read
                         # makes the kernel refuse the socket's next dump with EBUSY.
                         failure = exc
+
+
+def _missing(number: int | None, what: Request) -> str | None:
+    """Name the attribute the kernel says the request lacks (NLMSGERR_ATTR_MISS_TYPE)."""
+    if number is None:
+        return None
+    return what.table.describe(number) if what.table is not None else f"<{number}>"
 
 
 def _attribute_at(sent: bytes, offset: int | None, what: Request) -> str | None:

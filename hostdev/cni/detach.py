@@ -13,7 +13,7 @@ import os
 
 from hostdev.cni.attachment import Attachment
 from hostdev.cni.config import PluginConfig
-from hostdev.cni.errors import CniError
+from hostdev.cni.errors import STATE_UNREADABLE, TRY_AGAIN_LATER, CniError
 from hostdev.cni.faults import crash_point
 from hostdev.cni.lock import DeviceLock, StoreLock
 from hostdev.cni.log import Log
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     from hostdev import Link
 else:
     from hostdev._record import NamedTuple
-
-STATE_UNREADABLE = 102  # plugin-specific: a state record this plugin cannot use
 
 
 def delete(env: CniEnv, conf: PluginConfig, log: Log) -> None:
@@ -95,12 +93,16 @@ def _load(store: StateStore, key: AttachmentKey) -> AttachmentRecord | None:
         raise CniError(STATE_UNREADABLE, f"state of {key.container_id}/{key.ifname} is unusable", str(exc)) from None
 
 
+TEMP_FILE_MAX_AGE_S = 60.0  # a save takes milliseconds: an older temp file's writer was killed
+
+
 def garbage_collect(conf: PluginConfig, valid: frozenset[GcAttachment] | None, log: Log) -> None:
     """Restore every device whose attachment the runtime no longer lists; keep going on errors."""
     store = StateStore(conf.state_dir)
     failures: list[str] = []
     with StoreLock(store.root, conf.lock_timeout_seconds):
         scan = store.scan(conf.name)
+        store.purge_temp_files(older_than_s=TEMP_FILE_MAX_AGE_S)
     for corrupt in scan.corrupt:
         log.error(f"GC: corrupt state set aside: {corrupt}")
     for stored in scan.records:
@@ -117,7 +119,7 @@ def garbage_collect(conf: PluginConfig, valid: frozenset[GcAttachment] | None, l
             failures.append(f"{key.container_id}/{key.ifname}: {exc}")
             log.error(f"GC of {key.container_id}/{key.ifname} failed: {exc}")
     if failures:
-        raise CniError(11, f"GC could not restore {len(failures)} attachment(s)", "; ".join(failures))
+        raise CniError(TRY_AGAIN_LATER, f"GC could not restore {len(failures)} attachment(s)", "; ".join(failures))
 
 
 # --- DEL without a usable record -----------------------------------------------------------------

@@ -196,3 +196,18 @@ def test_gc_keeps_attachments_the_runtime_still_lists(node: Node) -> None:
     assert r.ok, r.stdout + r.stderr
     assert netns_view(node, pod) == pod_attached and state_view(node) == state_attached
 
+
+
+def test_gc_removes_the_temp_files_of_killed_writers_only_once_they_are_old(node: Node) -> None:
+    pod, conf = _setup(node)
+    assert node.run("ADD", conf, netns=node.pod_path(pod), container_id="alive").ok
+    network_dir = node.state_dir / "networks" / conf["name"]
+    stale, fresh = network_dir / ".tmp-killed-writer", network_dir / ".tmp-save-in-flight"
+    for temp in (stale, fresh):
+        temp.write_text("{")
+    os.utime(stale, (0, 0))  # its writer died long ago
+    valid = [{"containerID": "alive", "ifname": "net1"}]
+    r = node.run("GC", node.conf(cniVersion="1.1.0", **{"cni.dev/valid-attachments": valid}))
+    assert r.ok, r.stdout + r.stderr
+    assert not stale.exists() and fresh.exists()
+    assert node.run("DEL", conf, netns=node.pod_path(pod), container_id="alive").ok

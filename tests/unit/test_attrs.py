@@ -115,7 +115,7 @@ def test_decoding_skips_unknown_numbers_and_honours_wanted() -> None:
 def test_nest_with_or_without_the_nested_flag_decodes_the_same() -> None:
     inner = INNER.encode([("NAME", "veth"), ("VALUE", 5)])
     plain = encode_attr(9, inner)
-    flagged = encode_attr(9, inner, nested=True)
+    flagged = encode_attr(9 | NLA_F_NESTED, inner)
     assert struct.unpack_from("=H", flagged, 2)[0] == 9 | NLA_F_NESTED
     for buf in (plain, flagged):
         assert TABLE.decode(buf, 0, len(buf)) == {9: {1: "veth", 2: 5}}

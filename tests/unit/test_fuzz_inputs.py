@@ -37,6 +37,7 @@ from hostdev._netlink.rtnl_tables import (
 from hostdev._netlink.socket import Request, _attribute_at
 from hostdev._netlink.wire import (
     HEADER,
+    NLA_F_NESTED,
     NLM_F_ACK_TLVS,
     NLM_F_CAPPED,
     NLMSG_DONE,
@@ -372,11 +373,11 @@ def attributes(draw: st.DrawFn, table: AttrSet, depth: int = 0) -> bytes:
     of any size, a nest with its own attributes, or an unknown number."""
     known = list(table.by_number.values())
     if not known or draw(st.integers(0, 9)) == 0:
-        return encode_attr(draw(st.integers(0, 0x3FFF)), draw(st.binary(max_size=24)), nested=draw(st.booleans()))
+        return encode_attr(draw(st.integers(0, 0x3FFF)) | draw(st.sampled_from((0, NLA_F_NESTED))), draw(st.binary(max_size=24)))
     attr = draw(st.sampled_from(known))
     if attr.kind is Kind.NEST and attr.nested is not None and depth < 3:
         inner = draw(st.lists(attributes(attr.nested, depth + 1), max_size=5))
-        return encode_attr(attr.number, b"".join(inner), nested=draw(st.booleans()))
+        return encode_attr(attr.number | draw(st.sampled_from((0, NLA_F_NESTED))), b"".join(inner))
     size = _FIXED_SIZES.get(attr.kind)
     if size is not None and draw(st.booleans()):
         payload = draw(st.binary(min_size=size, max_size=size))

@@ -293,7 +293,7 @@ def link_reply_body(link: Link, rnd: random.Random) -> bytes:
         attrs.append(encode_attr(IFLA["LINKINFO"], IFLA.by_name["LINKINFO"].nested.encode([("KIND", link.kind)])))  # type: ignore[union-attr]
     if link.altnames:
         props = b"".join(IFLA.encode_one("ALT_IFNAME", n) for n in link.altnames)
-        attrs.append(encode_attr(IFLA["PROP_LIST"], props, nested=True))
+        attrs.append(encode_attr(IFLA["PROP_LIST"] | NLA_F_NESTED, props))
     if link.perm_mac:
         attrs.append(encode_attr(IFLA["PERM_ADDRESS"], bytes.fromhex(link.perm_mac.replace(":", ""))))
     if link.parent_dev_name:
@@ -306,7 +306,7 @@ def link_reply_body(link: Link, rnd: random.Random) -> bytes:
         attrs.append(IFLA.encode_one("NUM_VF", link.num_vf))
     if link.netns_immutable is not None:
         attrs.append(IFLA.encode_one("NETNS_IMMUTABLE", int(link.netns_immutable)))
-    attrs += [encode_attr(7, b"\0" * 96), encode_attr(62, b"", nested=True), encode_attr(26, b"\x04\0\x02\0"), encode_attr(66, b"\0" * 4)]
+    attrs += [encode_attr(7, b"\0" * 96), encode_attr(62 | NLA_F_NESTED, b""), encode_attr(26, b"\x04\0\x02\0"), encode_attr(66, b"\0" * 4)]
     rnd.shuffle(attrs)
     return IFINFOMSG.pack(0, link.arphrd, link.index, link.flags, 0) + b"".join(attrs)
 
@@ -445,7 +445,7 @@ def test_valid_headers_with_arbitrary_attributes_only_raise_decode_error(
     head = bytearray(header[: struct_.size])
     if struct_ is not IFINFOMSG:
         head[0] = header[0] % 3 * 4 + (2 if header[0] % 3 else 10)  # mostly INET/INET6, sometimes other
-    body = bytes(head) + b"".join(encode_attr(n, p, nested=f) for n, p, f in attrs)
+    body = bytes(head) + b"".join(encode_attr(n | (NLA_F_NESTED if f else 0), p) for n, p, f in attrs)
     try:
         decode_body(decode, msg_type, body)
     except DecodeError:

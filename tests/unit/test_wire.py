@@ -225,7 +225,7 @@ attribute = st.tuples(st.integers(0, 0x3FFF), st.binary(max_size=40), st.boolean
 @EXAMPLES
 @given(st.lists(attribute, max_size=8))
 def test_attributes_round_trip_and_nested_bit_is_masked(specs: list[tuple[int, bytes, bool]]) -> None:
-    buf = b"".join(encode_attr(number, payload, nested=nested) for number, payload, nested in specs)
+    buf = b"".join(encode_attr(number | (NLA_F_NESTED if nested else 0), payload) for number, payload, nested in specs)
     assert len(buf) % 4 == 0
     walked = [(number, buf[start:end]) for number, start, end in iter_attrs(buf, 0, len(buf))]
     assert walked == [(number, payload) for number, payload, _nested in specs]
@@ -427,6 +427,20 @@ def test_a_refusal_carries_errno_words_and_the_attribute_pointed_at() -> None:
     with pytest.raises(NetlinkError) as caught:
         sock.request(16, body, Request("RTM_NEWLINK ifindex=0", 16, table))
     assert (caught.value.errno, caught.value.extack, caught.value.attribute) == (errno.EEXIST, "name taken", "IFLA_IFNAME")
+
+
+def test_a_refusal_names_the_attribute_the_kernel_says_is_missing() -> None:
+    table = AttrSet("IFLA_", [Attr(3, "IFNAME", Kind.STRING), Attr(28, "NET_NS_FD", Kind.U32)])
+
+    def answer(request: bytes, n: int) -> list[bytes]:
+        tlvs = encode_attr(NLMSGERR_ATTR_MSG, b"missing\0") + encode_attr(NLMSGERR_ATTR_MISS_TYPE, struct.pack("=I", 3))
+        return [ack(seq_of(request), errno.EINVAL, tlvs, request)]
+
+    sock, _kernel = scripted_socket(answer)
+    with pytest.raises(NetlinkError) as caught:
+        sock.request(16, b"\0" * 16, Request("RTM_NEWLINK ifindex=0", 16, table))
+    assert caught.value.missing == "IFLA_IFNAME" and "[missing attribute IFLA_IFNAME]" in str(caught.value)
+    assert pickle.loads(pickle.dumps(caught.value)).missing == "IFLA_IFNAME"
 
 
 def test_a_failed_dump_raises_with_the_kernels_words() -> None:
