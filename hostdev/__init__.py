@@ -13,7 +13,7 @@ The public API, imported lazily so that ``import hostdev`` costs nothing the cal
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # not typing's: importing typing costs the CNI binary start-up time
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 

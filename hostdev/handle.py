@@ -6,7 +6,7 @@ namespaces afterwards. Each method names the ``ip`` command it equals.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Iterable
 

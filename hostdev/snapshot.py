@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import errno
 from hostdev._record import field, fields, record
-TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Iterable
 

@@ -159,7 +159,7 @@ def test_quick_cni_and_scale_parts_pass_and_leave_nothing_behind(tmp_path: Path)
     # A stand-in for a node bundle (the real one is built by bundle/build.sh, in minutes when cold):
     # a bundle directory whose executable is a launcher, so the bundle's rows and ratios show up.
     bundle = tmp_path / "bundle"
-    subprocess.run([sys.executable, "-m", "hostdev.cli", "install", "--bin-dir", str(bundle)], cwd=REPO, check=True)
+    subprocess.run([sys.executable, "-m", "hostdev.tools.cli", "install", "--bin-dir", str(bundle)], cwd=REPO, check=True)
     (bundle / "hostdev-bundle.json").write_text('{"name": "amd-host-device", "build": "00000000", "bundler": "stand-in"}')
     out = tmp_path / "out"
     done = subprocess.run(

@@ -14,7 +14,7 @@ is no builder for it.
 from __future__ import annotations
 
 from hostdev._record import record
-TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Literal
     NetnsModeName = Literal["exclusive", "shared"]

@@ -22,7 +22,7 @@ different NIC than the one the device plugin allocated.
 from __future__ import annotations
 
 from hostdev._record import field, record
-TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Literal

@@ -15,7 +15,7 @@ Failures are :class:`~hostdev.cni.errors.CniError`: code 6 for output that is no
 
 from __future__ import annotations
 
-from hostdev import _json as json  # json without `re`: see hostdev/_json.py
+from hostdev import _json as json
 from hostdev._record import replace
 
 from .errors import DECODE_FAILURE, INCOMPATIBLE_VERSION, CniError

@@ -13,7 +13,7 @@ hand-written configuration would hide the mistake.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # annotations only: collections.abc would import collections (7 modules)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 from hostdev._record import record

@@ -8,7 +8,7 @@ DEL or GC after a crash at any point knows what to undo.
 from __future__ import annotations
 
 from hostdev._record import field, record, replace
-TYPE_CHECKING = False  # typing is not imported at run time: it costs the CNI binary start-up
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 

@@ -24,7 +24,7 @@ configuration claims, because runtimes and earlier plugins are not always consis
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # annotations only: collections.abc would import collections (7 modules)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 

@@ -4,7 +4,7 @@ inside functions and type-checking-only ones included):
 - the plugin (``hostdev/cni/``) speaks to the kernel and sysfs only through the library's public
   API: it never imports ``hostdev._netlink`` or ``hostdev._sysfs``;
 - the library (``hostdev/`` outside ``cni/`` and ``tools/``) never imports the plugin or the
-  tools built on both.
+  tools built on both, and the plugin never imports the tools.
 """
 
 from __future__ import annotations
@@ -56,6 +56,16 @@ def test_the_plugin_uses_only_the_public_library() -> None:
     plugin = sorted((PACKAGE / "cni").rglob("*.py"))
     assert len(plugin) > 10
     assert offending(plugin, ("hostdev._netlink", "hostdev._sysfs")) == []
+
+
+def test_the_library_never_imports_the_plugin_or_the_tools() -> None:
+    library = [p for p in sorted(PACKAGE.rglob("*.py")) if p.relative_to(PACKAGE).parts[0] not in ("cni", "tools")]
+    assert len(library) > 20
+    assert offending(library, ("hostdev.cni", "hostdev.tools")) == []
+
+
+def test_the_plugin_never_imports_the_tools() -> None:
+    assert offending(sorted((PACKAGE / "cni").rglob("*.py")), ("hostdev.tools",)) == []
 
 
 def test_the_checker_sees_every_kind_of_import() -> None:
