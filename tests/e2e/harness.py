@@ -23,6 +23,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,8 +196,28 @@ class Node:
         return Result(proc.returncode, parsed, text, proc.stderr.decode())
 
     # --- observation ---
+    def settle(self, ns: str | None = None) -> None:
+        """Wait until the kernel's link watcher has caught up with every carrier change in ``ns``.
+
+        A link's carrier (LOWER_UP) changes at once, but its operstate, the RUNNING flag (``ip``
+        shows NO-CARRIER without it) and the routes' ``linkdown`` flag follow from the link watcher,
+        up to a second later and more on a loaded machine. A view taken in between shows a state
+        no one set; every view waits for an up link to agree with its own carrier first.
+        """
+        deadline = time.monotonic() + CEILING_S
+        while True:
+            unsettled = [
+                link["ifname"]
+                for link in self.ip_json("link show", ns)
+                if "UP" in link.get("flags", ()) and ("LOWER_UP" in link["flags"]) == ("NO-CARRIER" in link["flags"])
+            ]
+            if not unsettled or time.monotonic() > deadline:
+                return  # (past the ceiling the view shows the unsettled link; the comparison says it)
+            time.sleep(0.01)
+
     def link_state(self, name: str, ns: str | None = None) -> dict[str, Any]:
         """Everything `ip` shows that must survive: link fields, addresses in order, routes."""
+        self.settle(ns)
         link = self.ip_json(f"-d link show dev {name}", ns)[0]
         addrs = self.ip_json(f"addr show dev {name}", ns)[0]["addr_info"]
         routes = self.ip_json(f"route show table all dev {name}", ns)
@@ -245,6 +266,7 @@ def netns_view(node: Node, ns: str | None = None) -> dict[str, Any]:
     its ``ip -d`` fields, its addresses in order, every route of every table and the rules, every
     per-interface sysctl (``net.ipv{4,6}.{conf,neigh}.*``, ``all`` and ``default`` too) and the
     permanent and proxy neighbours."""
+    node.settle(ns)
     links = {}
     for link in node.ip_json("-d link show", ns):
         links[link["ifname"]] = {k: v for k, v in link.items() if k not in _VOLATILE_LINK_KEYS}
@@ -427,8 +449,6 @@ class TestCgroup:
         return sorted(pids)
 
     def remove(self) -> None:
-        import time
-
         deadline = time.monotonic() + 5
         while (pids := self.pids()) and time.monotonic() < deadline:
             for pid in pids:
