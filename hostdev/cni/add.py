@@ -19,7 +19,7 @@ from hostdev.cni.lock import DeviceLock
 from hostdev.cni.log import Log
 from hostdev.cni.pod_interface import renames_to_ifname
 from hostdev.cni.protocol import CniEnv
-from hostdev.cni.record import AttachmentRecord
+from hostdev.cni.record import AttachmentRecord, UserspaceRecord
 from hostdev.cni.result_model import Interface, Result
 from hostdev.cni.state import AttachmentKey, StateStore
 from hostdev.cni.steps import STEPS, plan_rdma
@@ -27,6 +27,11 @@ from hostdev.errors import NetnsError
 from hostdev.handle import Handle
 from hostdev.netns import NetNS
 from hostdev.snapshot import take_snapshot
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hostdev.discover import UserspaceFunction
+
 
 def open_target_netns(path: str | None, host_ns: NetNS) -> NetNS:
     if not path:
@@ -62,8 +67,7 @@ def add(env: CniEnv, conf: PluginConfig, log: Log) -> Result:
             ):
                 raise CniError(INVALID_CONFIG, f"{check.source} and {selector.source} name different devices")
         if not isinstance(device, ResolvedDevice):
-            log.info(f"{device.pci_address} is bound to {device.driver}: nothing to move (DPDK mode)")
-            return Result(interfaces=(Interface(name=env.ifname, sandbox=env.netns, pci_id=device.pci_address),))
+            return _attach_userspace(env, conf, log, key, store, pod, device)
         with DeviceLock(store.root, device.identity.id, conf.lock_timeout_seconds):
             crash_point("add:after-lock", conf.state_dir)
             _refuse_if_recorded(store, key, device.identity.id)  # the check that counts: under the lock
@@ -73,6 +77,20 @@ def add(env: CniEnv, conf: PluginConfig, log: Log) -> Result:
                 tx.run(STEPS)
                 assert tx.result is not None
                 return tx.result
+
+
+def _attach_userspace(
+    env: CniEnv, conf: PluginConfig, log: Log, key: AttachmentKey, store: StateStore, pod: NetNS, device: UserspaceFunction
+) -> Result:
+    """DPDK mode: nothing moves, but the attachment is recorded (one pod per function; CHECK,
+    DEL and GC know it)."""
+    assert env.netns and env.ifname
+    with DeviceLock(store.root, device.pci_address, conf.lock_timeout_seconds):
+        _refuse_if_recorded(store, key, device.pci_address)
+        record = UserspaceRecord(device.pci_address, device.driver, env.netns, (pod.dev, pod.ino), env.ifname)
+        store.save(key, record.to_dict())
+    log.info(f"{device.pci_address} is bound to {device.driver}: nothing to move (DPDK mode)")
+    return Result(interfaces=(Interface(name=env.ifname, sandbox=env.netns, pci_id=device.pci_address),))
 
 
 def _plan(env: CniEnv, conf: PluginConfig, log: Log, host: Handle, inside: Handle, pod: NetNS, device: ResolvedDevice) -> AttachmentRecord:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from hostdev import Link
     from hostdev.cni.config import PluginConfig
     from hostdev.cni.log import Log
-    from hostdev.cni.record import AttachmentRecord
+    from hostdev.cni.record import AttachmentRecord, UserspaceRecord
     from hostdev.cni.result_model import Result
     from hostdev.cni.state import AttachmentKey, StateStore
 
@@ -162,7 +162,7 @@ class Attachment:
         return True
 
 
-def open_pod_netns(path: str | None, record: AttachmentRecord) -> NetNS | None:
+def open_pod_netns(path: str | None, record: AttachmentRecord | UserspaceRecord) -> NetNS | None:
     """The pod's netns if it is still the one the device went into; None if gone or replaced."""
     for candidate in (path, record.netns):
         if not candidate:

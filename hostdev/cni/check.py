@@ -6,7 +6,7 @@ from hostdev.cni.config import PluginConfig
 from hostdev.cni.errors import CHECK_FAILED, PLUGIN_NOT_AVAILABLE, UNKNOWN_CONTAINER, CniError
 from hostdev.cni.log import Log
 from hostdev.cni.protocol import CniEnv
-from hostdev.cni.record import AttachmentRecord
+from hostdev.cni.record import AttachmentRecord, UserspaceRecord, record_from_dict
 from hostdev.cni.attachment import open_pod_netns
 from hostdev.cni.state import AttachmentKey, StateStore
 from hostdev.handle import Handle
@@ -20,10 +20,15 @@ def check(env: CniEnv, conf: PluginConfig, log: Log) -> None:
     data = StateStore(conf.state_dir).load(key)
     if data is None:
         raise CniError(UNKNOWN_CONTAINER, f"no attachment {env.container_id}/{env.ifname} is recorded")
-    record = AttachmentRecord.from_dict(data)
+    record = record_from_dict(data)
     pod = open_pod_netns(env.netns, record)
     if pod is None:
         raise CniError(CHECK_FAILED, f"CNI_NETNS {env.netns} is not the namespace the device was moved into")
+    if isinstance(record, UserspaceRecord):
+        pod.close()
+        _check_userspace(record)
+        log.debug("CHECK passed (DPDK mode)")
+        return
     with pod, Handle(pod) as inside:
         link = record.device.find_in_pod(inside.links(), pod_index=record.pod_index, pod_name=record.pod_name)
         if link is None:
@@ -45,6 +50,19 @@ def check(env: CniEnv, conf: PluginConfig, log: Log) -> None:
             if absent:
                 raise CniError(CHECK_FAILED, f"RDMA device(s) {', '.join(absent)} not in the pod")
     log.debug("CHECK passed")
+
+
+def _check_userspace(record: UserspaceRecord) -> None:
+    """DPDK mode: the function must still be handed to userspace (no kernel driver took it back)."""
+    from hostdev import discover
+
+    try:
+        function = discover.pci_function(record.pci_address)
+    except discover.DiscoveryError as exc:
+        raise CniError(CHECK_FAILED, f"{record.pci_address} is gone from the host", str(exc)) from None
+    if not function.userspace_driver:
+        now = function.driver or "no driver"
+        raise CniError(CHECK_FAILED, f"{record.pci_address} is no longer bound to a userspace driver (now {now})")
 
 
 def _expected_addresses(conf: PluginConfig, record: AttachmentRecord) -> list[_Cidr]:

@@ -19,7 +19,7 @@ from hostdev.cni.lock import DeviceLock, StoreLock
 from hostdev.cni.log import Log
 from hostdev.cni.pod_interface import renames_to_ifname
 from hostdev.cni.protocol import CniEnv, GcAttachment
-from hostdev.cni.record import AttachmentRecord
+from hostdev.cni.record import AttachmentRecord, UserspaceRecord, record_from_dict
 from hostdev.cni.state import CORRUPT_INFIX, AttachmentKey, CorruptState, StateStore
 from hostdev.cni.steps import STEPS, check_name_free, log_failed_routes, move_rdma_back, name_taken
 from hostdev.errors import NameTaken, NetnsError
@@ -52,6 +52,9 @@ def delete(env: CniEnv, conf: PluginConfig, log: Log) -> None:
         else:
             log.info("no attachment recorded: nothing to do")
         return
+    if isinstance(record, UserspaceRecord):
+        _release_userspace(store, key, record, conf, log)
+        return
     with DeviceLock(store.root, record.device.id, conf.lock_timeout_seconds):
         crash_point("del:after-lock", conf.state_dir)
         try:
@@ -59,7 +62,7 @@ def delete(env: CniEnv, conf: PluginConfig, log: Log) -> None:
         except CorruptState as exc:
             log.error(f"state for {key.container_id}/{key.ifname} was corrupt and is set aside: {exc}")
         else:
-            if record is not None:
+            if isinstance(record, AttachmentRecord):
                 _restore_and_forget(store, key, record, env.netns, conf, log)
             return
     recover_without_record(env, conf, store, log)  # outside the lock: it takes the device's own
@@ -82,13 +85,21 @@ def _restore_and_forget(
     log.info(f"device {record.device.id} restored as {record.device.host_name}")
 
 
-def _load(store: StateStore, key: AttachmentKey) -> AttachmentRecord | None:
+def _release_userspace(store: StateStore, key: AttachmentKey, record: UserspaceRecord, conf: PluginConfig, log: Log) -> None:
+    """DPDK mode: nothing was moved, so nothing comes back; the function is free again."""
+    with DeviceLock(store.root, record.device_id, conf.lock_timeout_seconds):
+        if store.load(key) is not None:
+            store.delete(key)
+    log.info(f"{record.pci_address} released (DPDK mode: nothing to move back)")
+
+
+def _load(store: StateStore, key: AttachmentKey) -> AttachmentRecord | UserspaceRecord | None:
     """The record, None if there is none; CorruptState (file set aside) if it is untrustworthy."""
     data = store.load(key)
     if data is None:
         return None
     try:
-        return AttachmentRecord.from_dict(data)
+        return record_from_dict(data)
     except ValueError as exc:
         raise CniError(STATE_UNREADABLE, f"state of {key.container_id}/{key.ifname} is unusable", str(exc)) from None
 
@@ -110,7 +121,10 @@ def garbage_collect(conf: PluginConfig, valid: frozenset[GcAttachment] | None, l
         if valid is not None and GcAttachment(key.container_id, key.ifname) in valid:
             continue
         try:
-            record = AttachmentRecord.from_dict(stored.record)
+            record = record_from_dict(stored.record)
+            if isinstance(record, UserspaceRecord):
+                _release_userspace(store, key, record, conf, log)
+                continue
             with DeviceLock(store.root, record.device.id, conf.lock_timeout_seconds):
                 if store.load(key) is None:
                     continue

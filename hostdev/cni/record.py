@@ -93,6 +93,58 @@ class AttachmentRecord:
         return record
 
 
+@record
+class UserspaceRecord:
+    """A DPDK attachment: a function bound to a userspace driver (vfio-pci & co.) has no netdev,
+    so nothing moves; the record says which pod holds it, for CHECK, DEL and GC, and keeps a
+    second pod from claiming it."""
+
+    pci_address: str
+    driver: str
+    netns: str  # CNI_NETNS at ADD
+    netns_id: tuple[int, int]  # (st_dev, st_ino) of that namespace
+    pod_name: str  # CNI_IFNAME
+
+    KIND = "userspace"
+
+    @property
+    def device_id(self) -> str:
+        return self.pci_address
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.KIND,
+            "device": {"id": self.pci_address},  # where the store looks for the device's holder
+            "driver": self.driver,
+            "netns": self.netns,
+            "netnsId": list(self.netns_id),
+            "podName": self.pod_name,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> UserspaceRecord:
+        try:
+            device = data["device"]
+            netns_id = data["netnsId"]
+            if not isinstance(device, dict):
+                raise ValueError("device is not an object")
+            if not (isinstance(netns_id, list) and len(netns_id) == 2 and all(isinstance(v, int) for v in netns_id)):
+                raise ValueError("netnsId is not [dev, ino]")
+            return cls(
+                pci_address=_str(device.get("id")), driver=_str(data["driver"]), netns=_str(data["netns"]),
+                netns_id=(netns_id[0], netns_id[1]), pod_name=_str(data["podName"]),
+            )  # fmt: skip
+        except KeyError as exc:
+            raise ValueError(f"record lacks {exc}") from None
+
+
+def record_from_dict(data: dict[str, object]) -> AttachmentRecord | UserspaceRecord:
+    """The record a state file holds, of either kind; ValueError if it is neither."""
+    if data.get("kind") == UserspaceRecord.KIND:
+        return UserspaceRecord.from_dict(data)
+    return AttachmentRecord.from_dict(data)
+
+
 def _str(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {type(value).__name__}")

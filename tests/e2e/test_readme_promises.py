@@ -224,3 +224,59 @@ def test_log_lines_have_the_documented_format_and_warn_is_the_default_level(node
     _ok(r)
     assert {m.group(2) for m in _log_lines(r.stderr)} == {"INFO"}  # info: one line per step
     assert state_view(node) == {}
+
+
+# --- DPDK mode (README: "A function bound to vfio-pci/uio_pci_generic/igb_uio has no netdev: ADD
+# succeeds without moving anything"). Decision (issue 12): the attachment is recorded all the
+# same, so the function is held by one pod at a time (100 for a second), CHECK can tell whether
+# it is still handed to userspace (103 if not) and DEL/GC release it; nothing is ever moved.
+
+DPDK_BDF = "0000:46:00.0"
+DEVICE_BUSY = 100
+
+
+@pytest.mark.parametrize("driver", ["vfio-pci", "uio_pci_generic", "igb_uio"])
+def test_dpdk_function_is_attached_without_moving_anything_and_held_until_del(node: Node, driver: str) -> None:
+    node.sysfs.add_pci_function(DPDK_BDF, driver=driver)  # no netdev: a userspace driver owns it
+    seed_rich_nic(node, NIC, BDF)  # a bystander
+    pods = [node.add_pod(), node.add_pod()]
+    before, pods_before = netns_view(node), [netns_view(node, p) for p in pods]
+    conf = node.conf(cniVersion="1.1.0", deviceID=DPDK_BDF)
+    r = node.run("ADD", conf, netns=node.pod_path(pods[0]), container_id="dpdk-a")
+    _ok(r)
+    assert r.out is not None
+    assert r.out["interfaces"] == [{"name": "net1", "sandbox": node.pod_path(pods[0]), "pciID": DPDK_BDF}]
+    assert "ips" not in r.out or r.out["ips"] == []
+    assert netns_view(node) == before and [netns_view(node, p) for p in pods] == pods_before
+    assert list(state_view(node)) == ["networks/amd-host-device-nad-nic/dpdk-a:net1.json"]
+
+    busy = _refused(node.run("ADD", conf, netns=node.pod_path(pods[1]), container_id="dpdk-b"), DEVICE_BUSY)
+    assert busy["msg"] == f"device {DPDK_BDF} is attached to container dpdk-a (net1)", busy
+    _ok(node.run("CHECK", conf, netns=node.pod_path(pods[0]), container_id="dpdk-a"))
+
+    _ok(node.run("DEL", conf, netns=node.pod_path(pods[0]), container_id="dpdk-a"))
+    assert state_view(node) == {}
+    _ok(node.run("DEL", conf, netns=node.pod_path(pods[0]), container_id="dpdk-a"))  # twice: a no-op
+    _ok(node.run("ADD", conf, netns=node.pod_path(pods[1]), container_id="dpdk-b"))  # free again
+    gc = node.conf(cniVersion="1.1.0", **{"cni.dev/valid-attachments": []})
+    _ok(node.run("GC", gc))
+    assert state_view(node) == {}
+    assert netns_view(node) == before and [netns_view(node, p) for p in pods] == pods_before
+
+
+def test_check_of_a_dpdk_attachment_fails_once_the_function_is_back_with_a_kernel_driver(node: Node) -> None:
+    node.sysfs.add_pci_function(DPDK_BDF, driver="vfio-pci")
+    pod = node.add_pod()
+    conf = node.conf(cniVersion="1.0.0", deviceID=DPDK_BDF)
+    _ok(node.run("ADD", conf, netns=node.pod_path(pod)))
+    _ok(node.run("CHECK", conf, netns=node.pod_path(pod)))
+    node.sysfs.bind(DPDK_BDF, "ixgbe")  # the admin gave it back to the kernel
+    out = _refused(node.run("CHECK", conf, netns=node.pod_path(pod)), CHECK_FAILED)
+    assert out["msg"] == f"{DPDK_BDF} is no longer bound to a userspace driver (now ixgbe)", out
+    node.sysfs.bind(DPDK_BDF, "vfio-pci")
+    _ok(node.run("CHECK", conf, netns=node.pod_path(pod)))
+    node.delete_pod(pod)  # the pod is gone: its attachment cannot be as ADD left it
+    out = _refused(node.run("CHECK", conf, netns=node.pod_path(pod)), CHECK_FAILED)
+    assert "is not the namespace" in out["msg"], out
+    _ok(node.run("DEL", conf, netns=node.pod_path(pod)))  # DEL without the pod: released all the same
+    assert state_view(node) == {}
