@@ -16,7 +16,8 @@ command -v apt-get >/dev/null && command -v dpkg >/dev/null || fail "apt-get and
 [ "$(id -u)" = 0 ] || fail "run as root: it installs Debian packages, and the tests need root (network namespaces)"
 
 need_debs=()
-for pkg in iproute2 strace debootstrap ibverbs-utils containernetworking-plugins qemu-system-x86 gcc make podman runc containerd busybox-static python3-yaml ${HOSTDEV_EXTRA_DEBS:-}; do
+# golang-go + golang-github-appc-cni-dev: the e2e tier builds a minimal runtime on Debian's libcni.
+for pkg in iproute2 strace debootstrap ibverbs-utils containernetworking-plugins qemu-system-x86 gcc make podman runc containerd busybox-static python3-yaml golang-go golang-github-appc-cni-dev ${HOSTDEV_EXTRA_DEBS:-}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_debs+=("$pkg")
 done
 # The suite's own needs: the venv module stock Debian lacks, GNU time (peak RSS in the benchmark

@@ -31,6 +31,7 @@ from hostdev.snapshot import take_snapshot
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hostdev.discover import UserspaceFunction
+    from hostdev.cni.ipam import IpamPlugin
 
 
 def open_target_netns(path: str | None, host_ns: NetNS) -> NetNS:
@@ -47,7 +48,7 @@ def open_target_netns(path: str | None, host_ns: NetNS) -> NetNS:
     return pod
 
 
-def add(env: CniEnv, conf: PluginConfig, log: Log) -> Result:
+def add(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None = None) -> Result:
     assert env.container_id and env.ifname and conf.device is not None
     key = AttachmentKey(conf.name, env.container_id, env.ifname)
     store = StateStore(conf.state_dir)
@@ -67,30 +68,42 @@ def add(env: CniEnv, conf: PluginConfig, log: Log) -> Result:
             ):
                 raise CniError(INVALID_CONFIG, f"{check.source} and {selector.source} name different devices")
         if not isinstance(device, ResolvedDevice):
-            return _attach_userspace(env, conf, log, key, store, pod, device)
+            return _attach_userspace(env, conf, log, key, store, pod, device, ipam)
         with DeviceLock(store.root, device.identity.id, conf.lock_timeout_seconds):
             crash_point("add:after-lock", conf.state_dir)
             _refuse_if_recorded(store, key, device.identity.id)  # the check that counts: under the lock
             with Handle(pod) as inside:
                 record = _plan(env, conf, log, host, inside, pod, device)
                 tx = Attachment(key=key, store=store, record=record, host=host, pod=pod, inside=inside, conf=conf, log=log)
-                tx.run(STEPS)
+                steps = STEPS
+                if ipam is not None:
+                    from hostdev.cni.ipam_step import steps_for
+
+                    steps = steps_for(STEPS, ipam, conf)
+                tx.run(steps)
                 assert tx.result is not None
                 return tx.result
 
 
 def _attach_userspace(
-    env: CniEnv, conf: PluginConfig, log: Log, key: AttachmentKey, store: StateStore, pod: NetNS, device: UserspaceFunction
+    env: CniEnv, conf: PluginConfig, log: Log, key: AttachmentKey, store: StateStore, pod: NetNS, device: UserspaceFunction,
+    ipam: IpamPlugin | None,
 ) -> Result:
     """DPDK mode: nothing moves, but the attachment is recorded (one pod per function; CHECK,
-    DEL and GC know it)."""
+    DEL and GC know it). IPAM is not called: there is no interface to put its addresses on, and
+    an allocation nobody configures would only leak; the result says so."""
     assert env.netns and env.ifname
     with DeviceLock(store.root, device.pci_address, conf.lock_timeout_seconds):
         _refuse_if_recorded(store, key, device.pci_address)
         record = UserspaceRecord(device.pci_address, device.driver, env.netns, (pod.dev, pod.ino), env.ifname)
         store.save(key, record.to_dict())
     log.info(f"{device.pci_address} is bound to {device.driver}: nothing to move (DPDK mode)")
-    return Result(interfaces=(Interface(name=env.ifname, sandbox=env.netns, pci_id=device.pci_address),))
+    skipped = None
+    if ipam is not None:
+        skipped = f"{device.pci_address} is bound to {device.driver} (DPDK mode): no netdev to give addresses to"
+        log.warn(f"IPAM plugin {ipam.name} not called: {skipped}")
+    iface = Interface(name=env.ifname, sandbox=env.netns, pci_id=device.pci_address)
+    return Result(interfaces=(iface,), ipam_skipped=skipped)
 
 
 def _plan(env: CniEnv, conf: PluginConfig, log: Log, host: Handle, inside: Handle, pod: NetNS, device: ResolvedDevice) -> AttachmentRecord:

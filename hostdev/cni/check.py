@@ -11,11 +11,19 @@ from hostdev.cni.attachment import open_pod_netns
 from hostdev.cni.state import AttachmentKey, StateStore
 from hostdev.handle import Handle
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hostdev.cni.ipam import IpamPlugin
 
 
-def check(env: CniEnv, conf: PluginConfig, log: Log) -> None:
-    """The interface is in the pod with its MAC and addresses; the RDMA device too when moved."""
+
+def check(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None = None) -> None:
+    """The IPAM plugin's CHECK first (its error is ours); then: the interface is in the pod with
+    its MAC and addresses (IPAM's, and their routes, when IPAM gave them); the RDMA device too
+    when moved."""
     assert env.container_id and env.ifname
+    if ipam is not None:
+        ipam.check()
     key = AttachmentKey(conf.name, env.container_id, env.ifname)
     data = StateStore(conf.state_dir).load(key)
     if data is None:
@@ -37,8 +45,11 @@ def check(env: CniEnv, conf: PluginConfig, log: Log) -> None:
             raise CniError(CHECK_FAILED, f"interface is named {link.name} in the pod, expected {record.pod_name}")
         if record.snapshot.mac and link.mac != record.snapshot.mac:
             raise CniError(CHECK_FAILED, f"{link.name} has MAC {link.mac}, expected {record.snapshot.mac}")
-        have = {a.cidr for a in inside.addresses(link.index)}
-        missing = [a.cidr for a in _expected_addresses(conf, record) if a.cidr not in have]
+        if record.ipam is not None:
+            missing = _missing_from_ipam(inside, link.index, record)
+        else:
+            have = {a.cidr for a in inside.addresses(link.index)}
+            missing = [a.cidr for a in _expected_addresses(conf, record) if a.cidr not in have]
         if missing:
             raise CniError(CHECK_FAILED, f"{link.name} lacks {', '.join(missing)}")
         if record.rdma.moved:
@@ -65,6 +76,15 @@ def _check_userspace(record: UserspaceRecord) -> None:
         raise CniError(CHECK_FAILED, f"{record.pci_address} is no longer bound to a userspace driver (now {now})")
 
 
+def _missing_from_ipam(inside: Handle, index: int, record: AttachmentRecord) -> list[str]:
+    from hostdev.cni import ipam_step
+    from hostdev.cni.result_json import parse_prev_result
+
+    if record.result is None:
+        raise CniError(CHECK_FAILED, "the attachment was never completed")
+    return ipam_step.missing_in_pod(inside, index, parse_prev_result("1.1.0", record.result))
+
+
 def _expected_addresses(conf: PluginConfig, record: AttachmentRecord) -> list[_Cidr]:
     wanted = [_Cidr(a.cidr) for a in record.snapshot.addresses]
     if conf.prev_result is not None:
@@ -83,8 +103,9 @@ class _Cidr:
         self.cidr = cidr
 
 
-def status(conf: PluginConfig) -> None:
-    """Ready when the state directory is usable and netlink answers; else code 50."""
+def status(conf: PluginConfig, ipam: IpamPlugin | None = None) -> None:
+    """Ready when the state directory is usable, netlink answers (else code 50) and the IPAM
+    plugin's STATUS succeeds (its error is ours)."""
     from hostdev.cni.state import StateError, open_secure_root
     import os
 
@@ -99,3 +120,7 @@ def status(conf: PluginConfig) -> None:
             host.link(index=1)
     except Exception as exc:
         raise CniError(PLUGIN_NOT_AVAILABLE, "rtnetlink does not answer", str(exc)) from None
+    if ipam is not None:
+        from hostdev.cni import ipam_step
+
+        ipam_step.status(ipam)

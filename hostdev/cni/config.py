@@ -14,9 +14,11 @@ Keys the protocol defines:
 ``runtimeConfig`` (object)
     Only ``deviceID`` is read from it; other capabilities are ignored.
 ``ipam`` (object)
-    This plugin keeps the addresses the device already has and runs no IPAM plugin, so an
-    ``ipam`` object with a ``type`` is refused with code 2 (unsupported field) rather than
-    silently ignored. An empty ``ipam`` object is accepted.
+    With a ``type``, the IPAM plugin of that name (a plain file name, found in ``CNI_PATH``) is
+    run as SPEC.md section 4 says (see :mod:`hostdev.cni.ipam`) and the pod's interface gets
+    its addresses and routes instead of the host's (``keepHostAddresses`` keeps both). The rest
+    of the object is the IPAM plugin's business. Without a ``type`` (or an empty object) the
+    device keeps the addresses it has on the host, as without ``ipam``.
 
 Device selection (``runtimeConfig.deviceID``, ``deviceID``, ``pciBusID``, ``device``,
 ``hwaddr``, ``kernelpath``): see :mod:`hostdev.cni.device_selection`. ADD and CHECK need one;
@@ -47,6 +49,16 @@ Plugin options (all optional):
 ``returnTimeoutSeconds`` (number, 0 <= n <= 30, default 5)
     How long DEL waits for the device to reappear in the host namespace when the pod's
     namespace is being torn down.
+``ipamTimeoutSeconds`` (number, 0 < n <= 50, default 20)
+    How long one call of the IPAM plugin may take before it is killed and the call fails with
+    code 11 (an ADD is then undone, IPAM DEL included). The default leaves an ADD whose IPAM
+    plugin hangs (plus the IPAM DEL of its rollback, plus a lock wait) inside the 60 s CRI-O
+    gives a CNI call, the tightest of the common runtimes.
+``keepHostAddresses`` (bool, default ``false``)
+    With ``ipam``: ``false`` gives the pod only the IPAM plugin's addresses and routes (what
+    upstream host-device and AMD's plugin do with a user's IPAM); ``true`` keeps the host's
+    addresses and routes on the interface as well. Either way DEL gives the host exactly what
+    it had, and nothing from IPAM.
 
 Any other key is ignored: a runtime passes through keys meant for other plugins and
 conventions. A known key with a value of the wrong type is an error (code 7) naming the key;
@@ -65,16 +77,18 @@ if TYPE_CHECKING:
     _Choice = TypeVar("_Choice", bound=str)
 
 from .device_selection import DeviceSelection, DeviceSelector, select_device
-from .errors import INVALID_CONFIG, UNSUPPORTED_FIELD, CniError
-from .names import network_name_problem, path_problem, shorten, unprintable_problem
+from .errors import INVALID_CONFIG, CniError
+from .names import network_name_problem, path_problem, plugin_name_problem, shorten, unprintable_problem
 from .protocol import check_version
 from .state import DEFAULT_STATE_DIR
 
 __all__ = [
+    "DEFAULT_IPAM_TIMEOUT_SECONDS",
     "DEFAULT_LOCK_TIMEOUT_SECONDS",
     "DEFAULT_RETURN_TIMEOUT_SECONDS",
     "DEFAULT_STATE_DIR",
     "LOG_LEVELS",
+    "MAX_IPAM_TIMEOUT_SECONDS",
     "MAX_LOCK_TIMEOUT_SECONDS",
     "MAX_RETURN_TIMEOUT_SECONDS",
     "RDMA_MODES",
@@ -91,6 +105,8 @@ DEFAULT_LOCK_TIMEOUT_SECONDS = 10.0
 MAX_LOCK_TIMEOUT_SECONDS = 50.0
 DEFAULT_RETURN_TIMEOUT_SECONDS = 5.0
 MAX_RETURN_TIMEOUT_SECONDS = 30.0
+DEFAULT_IPAM_TIMEOUT_SECONDS = 20.0
+MAX_IPAM_TIMEOUT_SECONDS = 50.0
 
 _COMMANDS_NEEDING_DEVICE = frozenset({"ADD", "CHECK"})
 
@@ -111,6 +127,9 @@ class PluginConfig:
     log_file: str | None = None
     lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS
     return_timeout_seconds: float = DEFAULT_RETURN_TIMEOUT_SECONDS
+    ipam_type: str | None = None
+    ipam_timeout_seconds: float = DEFAULT_IPAM_TIMEOUT_SECONDS
+    keep_host_addresses: bool = False
     prev_result: Mapping[str, object] | None = field(default=None, hash=False)
 
 
@@ -198,21 +217,25 @@ def _seconds(
     return float(value)
 
 
-def _check_ipam(conf: Mapping[str, object]) -> None:
+def _ipam_type(conf: Mapping[str, object], plugin_type: str) -> str | None:
     ipam = _optional_object(conf, "ipam")
-    if ipam is not None and ipam.get("type") not in (None, ""):
-        raise CniError(
-            UNSUPPORTED_FIELD,
-            f"unsupported field ipam.type={ipam.get('type')!r:.60}",
-            "amd-host-device keeps the addresses the device already has and runs no IPAM plugin",
-        )
+    value = None if ipam is None else ipam.get("type")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _type_error("ipam.type", "a string", value)
+    problem = plugin_name_problem(value, "ipam.type")
+    if problem is not None:
+        raise CniError(INVALID_CONFIG, "invalid ipam.type", f"{problem}: {shorten(value)}")
+    if value == plugin_type:
+        raise CniError(INVALID_CONFIG, "invalid ipam.type", f"{shorten(value)} is this plugin, not an IPAM plugin")
+    return value
 
 
 def parse_plugin_config(conf: Mapping[str, object], command: str) -> PluginConfig:
     """Validate the decoded configuration for ``command`` (ADD, DEL, CHECK, GC or STATUS).
 
-    Code 1 for version problems, code 2 for an IPAM request, code 7 for everything else, each
-    naming the offending key.
+    Code 1 for version problems, code 7 for everything else, each naming the offending key.
     """
     cni_version = check_version(conf.get("cniVersion"), command)
     name = _required_string(conf, "name")
@@ -224,7 +247,7 @@ def parse_plugin_config(conf: Mapping[str, object], command: str) -> PluginConfi
         raise CniError(
             INVALID_CONFIG, "invalid type", f"must be a printable file name: {shorten(plugin_type)}"
         )
-    _check_ipam(conf)
+    ipam_type = _ipam_type(conf, plugin_type)
 
     runtime_config = _optional_object(conf, "runtimeConfig") or {}
     device = select_device(conf, runtime_config)
@@ -261,5 +284,15 @@ def parse_plugin_config(conf: Mapping[str, object], command: str) -> PluginConfi
             MAX_RETURN_TIMEOUT_SECONDS,
             False,
         ),
+        ipam_type=ipam_type,
+        ipam_timeout_seconds=_seconds(
+            conf,
+            "ipamTimeoutSeconds",
+            DEFAULT_IPAM_TIMEOUT_SECONDS,
+            0.0,
+            MAX_IPAM_TIMEOUT_SECONDS,
+            True,
+        ),
+        keep_host_addresses=_optional_bool(conf, "keepHostAddresses") or False,
         prev_result=_optional_object(conf, "prevResult"),
     )

@@ -31,11 +31,17 @@ if TYPE_CHECKING:
     from typing import NamedTuple
 
     from hostdev import Link
+    from hostdev.cni.attachment import Step
+    from hostdev.cni.ipam import IpamPlugin
 else:
     from hostdev._record import NamedTuple
 
 
-def delete(env: CniEnv, conf: PluginConfig, log: Log) -> None:
+def delete(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None = None) -> None:
+    """The attachment's steps undone in reverse. With IPAM, its DEL comes first and always: from
+    the record's steps, or from the configuration alone when there is no usable record. An IPAM
+    failure does not keep the device from its host; it is reported after (the runtime's retry
+    of DEL releases again)."""
     assert env.container_id and env.ifname
     key = AttachmentKey(conf.name, env.container_id, env.ifname)
     store = StateStore(conf.state_dir)
@@ -43,18 +49,21 @@ def delete(env: CniEnv, conf: PluginConfig, log: Log) -> None:
         record = _load(store, key)
     except CorruptState as exc:
         log.error(f"state for {key.container_id}/{key.ifname} was corrupt and is set aside: {exc}")
-        recover_without_record(env, conf, store, log)
+        _release_and_recover(env, conf, store, log, ipam)
         return
     if record is None:
         if _has_set_aside_copy(store, key):
             log.warn(f"state for {key.container_id}/{key.ifname} was set aside earlier: looking for the device")
-            recover_without_record(env, conf, store, log)
+            _release_and_recover(env, conf, store, log, ipam)
         else:
-            log.info("no attachment recorded: nothing to do")
+            log.info("no attachment recorded: nothing to give back")
+            _release(ipam, log)
         return
     if isinstance(record, UserspaceRecord):
         _release_userspace(store, key, record, conf, log)
         return
+    if record.ipam is not None and ipam is None:
+        log.error(f"IPAM plugin {record.ipam} allocated for this attachment, but this configuration has no ipam: not released")
     with DeviceLock(store.root, record.device.id, conf.lock_timeout_seconds):
         crash_point("del:after-lock", conf.state_dir)
         try:
@@ -62,20 +71,63 @@ def delete(env: CniEnv, conf: PluginConfig, log: Log) -> None:
         except CorruptState as exc:
             log.error(f"state for {key.container_id}/{key.ifname} was corrupt and is set aside: {exc}")
         else:
-            if isinstance(record, AttachmentRecord):
-                _restore_and_forget(store, key, record, env.netns, conf, log)
+            if record is None:
+                _release(ipam, log)
+            elif isinstance(record, AttachmentRecord):
+                steps = _steps(conf, ipam)
+                _restore_and_forget(store, key, record, env.netns, conf, log, steps)
+                _raise_ipam_failure(steps)
             return
-    recover_without_record(env, conf, store, log)  # outside the lock: it takes the device's own
+    _release_and_recover(env, conf, store, log, ipam)  # outside the lock: it takes the device's own
+
+
+def _steps(conf: PluginConfig, ipam: IpamPlugin | None, *, gc: bool = False) -> tuple[Step, ...]:
+    if ipam is None:
+        return STEPS
+    from hostdev.cni.ipam_step import steps_for
+
+    return steps_for(STEPS, ipam, conf, gc=gc)
+
+
+def _release(ipam: IpamPlugin | None, log: Log) -> None:
+    """IPAM DEL from the configuration alone (no record to undo); its failure is ours."""
+    if ipam is not None:
+        from hostdev.cni.ipam_step import release
+
+        failure = release(ipam, log)
+        if failure is not None:
+            raise failure
+
+
+def _release_and_recover(env: CniEnv, conf: PluginConfig, store: StateStore, log: Log, ipam: IpamPlugin | None) -> None:
+    failure = None
+    if ipam is not None:
+        from hostdev.cni.ipam_step import release
+
+        failure = release(ipam, log)
+    recover_without_record(env, conf, store, log)
+    if failure is not None:
+        raise failure
+
+
+def _raise_ipam_failure(steps: tuple[Step, ...]) -> None:
+    if len(steps) > len(STEPS):
+        from hostdev.cni.ipam_step import failure_of
+
+        failure = failure_of(steps)
+        if failure is not None:
+            raise failure
 
 
 def _restore_and_forget(
-    store: StateStore, key: AttachmentKey, record: AttachmentRecord, netns: str | None, conf: PluginConfig, log: Log
+    store: StateStore, key: AttachmentKey, record: AttachmentRecord, netns: str | None, conf: PluginConfig, log: Log,
+    steps: tuple[Step, ...] = STEPS,
 ) -> None:
     """The attachment's steps undone in reverse (the record is deleted last); the record kept
     when the device has not come back yet."""
     with NetNS.current() as host_ns, Handle(host_ns) as host:
         with Attachment.resume(record, netns, key=key, store=store, host=host, conf=conf, log=log) as tx:
-            done = tx.detach(STEPS)
+            done = tx.detach(steps)
     if not done:
         log.warn(
             f"device {record.device.id} has not returned to the host yet (its netns is still held); "
@@ -107,8 +159,11 @@ def _load(store: StateStore, key: AttachmentKey) -> AttachmentRecord | Userspace
 TEMP_FILE_MAX_AGE_S = 60.0  # a save takes milliseconds: an older temp file's writer was killed
 
 
-def garbage_collect(conf: PluginConfig, valid: frozenset[GcAttachment] | None, log: Log) -> None:
-    """Restore every device whose attachment the runtime no longer lists; keep going on errors."""
+def garbage_collect(conf: PluginConfig, valid: frozenset[GcAttachment] | None, log: Log, ipam: IpamPlugin | None = None) -> None:
+    """Undo every attachment the runtime no longer lists — its IPAM allocation released too (IPAM
+    plugins without a GC of their own, host-local among them, would keep it forever) — then hand
+    the GC to the IPAM plugin. Keep going on errors; an IPAM GC failure alone is reported as the
+    IPAM plugin's own error."""
     store = StateStore(conf.state_dir)
     failures: list[str] = []
     with StoreLock(store.root, conf.lock_timeout_seconds):
@@ -125,13 +180,23 @@ def garbage_collect(conf: PluginConfig, valid: frozenset[GcAttachment] | None, l
             if isinstance(record, UserspaceRecord):
                 _release_userspace(store, key, record, conf, log)
                 continue
+            steps = _steps(conf, ipam if record.ipam is not None else None, gc=True)
             with DeviceLock(store.root, record.device.id, conf.lock_timeout_seconds):
                 if store.load(key) is None:
                     continue
-                _restore_and_forget(store, key, record, None, conf, log)
+                _restore_and_forget(store, key, record, None, conf, log, steps)
+            _raise_ipam_failure(steps)
         except Exception as exc:
             failures.append(f"{key.container_id}/{key.ifname}: {exc}")
             log.error(f"GC of {key.container_id}/{key.ifname} failed: {exc}")
+    if ipam is not None:
+        try:
+            ipam.gc()
+        except CniError as exc:
+            log.error(f"IPAM {ipam.name} GC failed: {exc}")
+            if not failures:
+                raise
+            failures.append(f"IPAM GC: {exc}")
     if failures:
         raise CniError(TRY_AGAIN_LATER, f"GC could not restore {len(failures)} attachment(s)", "; ".join(failures))
 
@@ -180,7 +245,7 @@ def recover_without_record(env: CniEnv, conf: PluginConfig, store: StateStore, l
             if holders:
                 log.warn(f"{found.link.name} in the pod is not ours to take: {device_id} is recorded for {holders[0].key.container_id}")
                 return
-            _return_unrecorded(found, pod, host_ns, log)
+            _return_unrecorded(found, pod, host_ns, log, conf.ipam_type is not None)
 
 
 class _Found(NamedTuple):
@@ -238,7 +303,8 @@ def _device_id(link: Link, kind: str, value: str) -> str:
     return discover.device_id(discover.pci_address_of(link), value)
 
 
-def _return_unrecorded(found: _Found, pod: NetNS, host_ns: NetNS, log: Log) -> None:
+def _return_unrecorded(found: _Found, pod: NetNS, host_ns: NetNS, log: Log, ipam: bool) -> None:
+    from hostdev._record import replace
     from hostdev.snapshot import return_link, take_snapshot
 
     with Handle(pod) as inside, Handle(host_ns) as host:
@@ -248,6 +314,12 @@ def _return_unrecorded(found: _Found, pod: NetNS, host_ns: NetNS, log: Log) -> N
             return
         check_name_free(host, found.host_name, link.name)
         snapshot = take_snapshot(inside, link)
+        if ipam and (snapshot.addresses or snapshot.routes):
+            # In the pod they came from IPAM (released already), and with keepHostAddresses the
+            # host's own cannot be told from them without the record: none goes to the host.
+            dropped = [a.cidr for a in snapshot.addresses] + [r.destination for r in snapshot.routes]
+            log.warn(f"not restoring what {link.name} carried in the pod (IPAM's, without a record): {', '.join(dropped)}")
+            snapshot = replace(snapshot, addresses=(), routes=())
         move_rdma_back(_rdma_bound_to(pod, link.index), pod, host_ns, log)
         try:
             report = return_link(host, link, snapshot, pod=inside, name=found.host_name)

@@ -50,6 +50,10 @@ STATE_UNREADABLE = 102
 CHECK_FAILED = 103
 """CHECK: the attachment is not as ADD left it."""
 
+IPAM_CONFIG_REFUSED = 104
+"""The kernel refused to put on the pod's interface what the IPAM plugin returned (an address, a
+route whose gateway is not reachable, a duplicate IPv6 address). The ADD was undone."""
+
 RDMA_FAILED = 110
 """The RDMA device could not follow its netdev (or ``rdma: required`` and there is none)."""
 

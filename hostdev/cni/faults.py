@@ -31,6 +31,9 @@ ADD_POINTS = (
     "add:after-addresses",
     "add:before-result",
 )
+# Reached only with an ``ipam`` section: kept apart so tests without IPAM can arm every point above.
+IPAM_ADD_POINTS = ("add:after-ipam-add", "add:after-ipam")
+IPAM_DEL_POINTS = ("del:after-ipam-del",)
 DEL_POINTS = (
     "del:after-lock",
     "del:after-rdma-move",

@@ -25,6 +25,14 @@ if TYPE_CHECKING:
     from .result_model import Result
 
 
+class DelegateError(CniError):
+    """An error result the IPAM plugin itself printed: code, msg and details as it wrote them.
+
+    Kept apart from the errors of running it at all (not found, killed, no answer), which STATUS
+    reports as "not available" (code 50) rather than as the plugin's own verdict.
+    """
+
+
 class IpamPlugin:
     """One configuration's IPAM plugin: ``add`` returns its result, the others only succeed or
     raise :class:`CniError`."""
@@ -100,7 +108,7 @@ class IpamPlugin:
         if isinstance(reply, dict):
             code, msg, details = reply.get("code"), reply.get("msg"), reply.get("details")
             if isinstance(code, int) and not isinstance(code, bool) and code > 0 and isinstance(msg, str):
-                return CniError(code, msg, details if isinstance(details, str) else "")
+                return DelegateError(code, msg, details if isinstance(details, str) else "")
         how = f"exit status {finished.status}" if finished.status > 0 else f"killed by signal {-finished.status}"
         said = []
         if finished.stdout.strip():

@@ -70,35 +70,40 @@ def _run(env: object, raw: bytes) -> dict[str, object] | None:
     context = f"[{(env.container_id or '-')[:12]} {env.ifname or '-'}] "
     log = Log(conf.log_level, conf.log_file, context)
     log.info(f"{env.command} network={conf.name} device={conf.device.primary.value if conf.device else '-'}")
+    ipam = None
+    if conf.ipam_type is not None:  # only then: the IPAM modules stay off the plain path
+        from hostdev.cni.ipam_step import plugin_for
+
+        ipam = plugin_for(env, conf, raw)
     if env.command == "ADD":
         from hostdev.cni.add import add
         from hostdev.cni.result_json import format_result, parse_prev_result
         from hostdev.cni.results import merge
 
-        result = add(env, conf, log)
+        result = add(env, conf, log, ipam)
         if conf.prev_result is not None:
             result = merge(parse_prev_result(conf.cni_version, conf.prev_result), result)
         return format_result(conf.cni_version, result)
     if env.command == "DEL":
         from hostdev.cni.detach import delete
 
-        delete(env, conf, log)
+        delete(env, conf, log, ipam)
         return None
     if env.command == "CHECK":
         from hostdev.cni.check import check
 
-        check(env, conf, log)
+        check(env, conf, log, ipam)
         return None
     if env.command == "STATUS":
         from hostdev.cni.check import status
 
-        status(conf)
+        status(conf, ipam)
         return None
     if env.command == "GC":
         from hostdev.cni.detach import garbage_collect
         from hostdev.cni.protocol import parse_valid_attachments
 
-        garbage_collect(conf, parse_valid_attachments(conf_dict), log)
+        garbage_collect(conf, parse_valid_attachments(conf_dict), log, ipam)
         return None
     raise CniError(INVALID_ENVIRONMENT, f"unknown CNI_COMMAND {env.command!r}")
 

@@ -1,8 +1,9 @@
 """The per-attachment record persisted in the state store (its schema, not its storage).
 
-Written before the device is touched (phase ``prepared``), updated after the netdev move
-(``moved``: now we know its pod-side ifindex) and when everything is applied (``attached``), so a
-DEL or GC after a crash at any point knows what to undo.
+Written before the device is touched (phase ``prepared``, naming the IPAM plugin about to be
+called, if any), updated after the netdev move (``moved``: now we know its pod-side ifindex) and
+when everything is applied (``attached``), so a DEL or GC after a crash at any point knows what
+to undo.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class AttachmentRecord:
     phase: str = "prepared"
     rdma: RdmaRecord = field(default_factory=lambda: RdmaRecord("none"))
     result: dict[str, Any] | None = None  # the ADD result, for CHECK
+    ipam: str | None = None  # the IPAM plugin called for it: set before the call, so DEL releases
 
     def advanced(self, **changes: Any) -> AttachmentRecord:
         return replace(self, **changes)
@@ -51,6 +53,7 @@ class AttachmentRecord:
             "phase": self.phase,
             "rdma": {"mode": self.rdma.mode, "devices": list(self.rdma.devices), "moved": list(self.rdma.moved)},
             "result": self.result,
+            "ipam": self.ipam,
         }
 
     @classmethod
@@ -85,6 +88,7 @@ class AttachmentRecord:
                     tuple(_str(n) for n in rdma.get("moved", [])),
                 ),
                 result=_opt_dict(data.get("result")),
+                ipam=_opt_str(data.get("ipam")),
             )
         except KeyError as exc:
             raise ValueError(f"record lacks {exc}") from None
@@ -149,6 +153,10 @@ def _str(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {type(value).__name__}")
     return value
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else _str(value)
 
 
 def _opt_int(value: object) -> int | None:

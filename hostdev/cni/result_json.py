@@ -57,6 +57,8 @@ def format_result(version: str, result: Result) -> dict[str, object]:
             out["routes"] = [_route_json(version, route) for route in result.routes]
     if not result.dns.is_empty():
         out["dns"] = _dns_json(result.dns)
+    if result.ipam_skipped:
+        out["ipamSkipped"] = result.ipam_skipped
     return out
 
 

@@ -69,3 +69,6 @@ class Result:
     ips: tuple[IPConfig, ...] = ()
     routes: tuple[Route, ...] = ()
     dns: DNS = field(default_factory=DNS)
+    # Why the configuration's IPAM plugin was not called (DPDK mode: no netdev to configure);
+    # written as the non-standard key "ipamSkipped", which libcni's decoders ignore.
+    ipam_skipped: str | None = None

@@ -71,4 +71,5 @@ def merge(prev: Result, ours: Result) -> Result:
         ips=prev.ips + shifted,
         routes=prev.routes + ours.routes,
         dns=ours.dns if prev.dns.is_empty() else prev.dns,
+        ipam_skipped=ours.ipam_skipped,
     )

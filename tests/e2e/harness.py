@@ -89,6 +89,9 @@ class Node:
 
     def __post_init__(self) -> None:
         self.host = f"{self.prefix}-host"
+        # Where the plugin finds delegates (IPAM): its own dir, then Debian's plugins; tests
+        # that need a stand-in delegate put its dir first.
+        self.cni_path = [str(self.plugin.parent), "/usr/lib/cni"]
         self.sysfs = FakeSysfs(self.work / "sys")
         self.state_dir = self.work / "state"
         self.bdfs: dict[str, str] = {}
@@ -171,7 +174,7 @@ class Node:
             "CNI_COMMAND": command,
             "CNI_CONTAINERID": container_id,
             "CNI_IFNAME": ifname,
-            "CNI_PATH": str(self.plugin.parent),
+            "CNI_PATH": ":".join(self.cni_path),
         }
         if netns is not None:
             environ["CNI_NETNS"] = netns
@@ -194,6 +197,13 @@ class Node:
         except json.JSONDecodeError:
             parsed = None
         return Result(proc.returncode, parsed, text, proc.stderr.decode())
+
+    def exec_in_host(self, argv: list[str], env: dict[str, str], *, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+        """Another program of this node (a runtime, a CNI client) as :meth:`run` runs the plugin:
+        in the host netns, seeing the fabricated sysfs (so the plugins it executes do too)."""
+        script = f'mount --bind "{self.sysfs.root}" /sys && exec "$@"'
+        args = ["ip", "netns", "exec", self.host, "sh", "-c", script, "sh", *argv]
+        return subprocess.run(args, capture_output=True, env=env, timeout=timeout)
 
     # --- observation ---
     def settle(self, ns: str | None = None) -> None:

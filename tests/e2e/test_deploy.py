@@ -313,7 +313,7 @@ def _nads(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def test_manifests_are_there_and_parse(docs: list[dict[str, Any]]) -> None:
     names = {p.relative_to(DEPLOY).as_posix() for p in MANIFESTS}
-    assert {"daemonset.yaml", "nad-nic.yaml", "nad-vnic.yaml", "examples/workload-pod.yaml", "examples/nad-nic-sbr.yaml"} <= names
+    assert {"daemonset.yaml", "nad-nic.yaml", "nad-vnic.yaml", "examples/workload-pod.yaml", "examples/nad-nic-sbr.yaml", "examples/nad-vnic-ipam.yaml"} <= names
     for doc in docs:
         assert {"apiVersion", "kind", "metadata"} <= doc.keys(), doc
 
@@ -345,7 +345,40 @@ def test_nad_configs_are_valid_plugin_configs(docs: list[dict[str, Any]]) -> Non
             parsed = parse_plugin_config(plugin_conf | {"deviceID": "0000:44:00.0"}, "ADD")
             assert parsed.device is not None and parsed.state_dir == "/var/lib/cni/amd-host-device"
             checked += 1
-    assert checked == 3
+    assert checked == 5
+
+
+def test_vnic_ipam_examples_name_their_ipam_plugins(docs: list[dict[str, Any]]) -> None:
+    from hostdev.cni.config import parse_plugin_config
+
+    nads = _nads(docs)
+    for name, ipam_type in (("amd-host-device-nad-vnic-host-local", "host-local"), ("amd-host-device-nad-vnic-whereabouts", "whereabouts")):
+        nad = nads[name]
+        assert nad["metadata"]["annotations"] == {"k8s.v1.cni.cncf.io/resourceName": "amd.com/vnic"}
+        conf = json.loads(nad["spec"]["config"])
+        assert parse_plugin_config(conf | {"deviceID": "0000:45:00.2"}, "ADD").ipam_type == ipam_type
+
+
+def test_the_host_local_example_works_as_written(docs: list[dict[str, Any]], plugin: Path) -> None:
+    """The example's configuration, as Multus hands it over, on a VF-like stand-in with Debian's
+    host-local (only its dataDir moved into the test's directory)."""
+    conf = json.loads(_nads(docs)["amd-host-device-nad-vnic-host-local"]["spec"]["config"])
+    node = Node(plugin)
+    try:
+        node.add_nic("enp69s0v0", "0000:45:00.2", driver="iavf")
+        before = node.link_state("enp69s0v0")
+        pod = node.add_pod()
+        conf["ipam"]["dataDir"] = str(node.work / "ipam")
+        conf |= {"deviceID": "0000:45:00.2", "stateDir": str(node.state_dir)}
+        add = node.run("ADD", conf, netns=node.pod_path(pod))
+        assert add.ok and add.out is not None, add.stdout + add.stderr
+        assert add.out["ips"] == [{"version": "4", "address": "10.56.1.2/24", "gateway": "10.56.1.1", "interface": 0}]
+        assert "10.56.0.0/16 via 10.56.1.1" in node.ip("route show dev enp69s0v0", pod)
+        delete = node.run("DEL", conf, netns=node.pod_path(pod))
+        assert delete.ok, delete.stdout + delete.stderr
+        assert node.link_state("enp69s0v0") == before and not (node.work / "ipam" / conf["name"] / "10.56.1.2").exists()
+    finally:
+        node.cleanup()
 
 
 def test_sbr_chain_puts_sbr_after_the_plugin(docs: list[dict[str, Any]]) -> None:

@@ -164,7 +164,7 @@ FIELD_TYPES: dict[str, str] = {
     "device": "str", "hwaddr": "str", "kernelpath": "str", "runtimeConfig": "dict",
     "runtimeConfig.deviceID": "str", "renameToIfname": "bool", "rdma": "str", "stateDir": "str",
     "logLevel": "str", "logFile": "str", "lockTimeoutSeconds": "num", "returnTimeoutSeconds": "num",
-    "prevResult": "dict", "ipam": "dict",
+    "prevResult": "dict", "ipam": "dict", "ipamTimeoutSeconds": "num", "keepHostAddresses": "bool",
 }  # fmt: skip
 SAMPLES: dict[str, object] = {"num": 42, "str": "text", "bool": True, "list": ["0000:44:00.0"], "dict": {"a": 1}}
 

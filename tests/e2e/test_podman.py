@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import Node, PodmanSandbox, busybox_rootfs
+from tests.unit.host_local import allocations
 
 BDF = "0000:44:00.0"
 ADDRS = ("55.1.1.56/24 brd +", "55.1.1.57/24", "fd00::5/64 nodad noprefixroute")
@@ -94,6 +95,32 @@ def test_container_gets_the_nic_and_the_host_gets_it_back(node: Node, sandbox: P
     assert "enp68s0" in names.split() and "eth0" not in names.split(), names
     # After the container is gone: everything back on the host, nothing left anywhere.
     assert node.link_state("enp68s0") == before
+    assert node.state_files() == []
+    assert _plugin_commands(node) == ["ADD", "DEL"]
+    _assert_nothing_left(sandbox, node, netns_before)
+
+
+def test_a_conflist_with_ipam_gives_the_container_host_locals_address(node: Node, sandbox: PodmanSandbox) -> None:
+    """The vnic NAD's IPAM variant under podman: the container sees host-local's address and
+    route on the NIC, not the host's; afterwards the host has its own back and the allocation
+    file is gone."""
+    before = _seed(node)
+    netns_before = _podman_netns()
+    ipam = {"type": "host-local", "ranges": [[{"subnet": "10.7.0.0/24", "gateway": "10.7.0.1"}]], "routes": [{"dst": "10.80.0.0/16"}], "dataDir": str(node.work / "ipam")}
+    sandbox.network("hd-podman-ipam", [_ours(node, ipam=ipam)])
+
+    code, out, err = _run(sandbox, node, "hd-podman-ipam", SHOW)
+
+    assert code == 0, out + err
+    link, addrs, routes, names = (part.strip() for part in out.split("=="))
+    assert re.match(r"\d+: enp68s0[@:]", link) and " mtu 9000 " in link, link
+    inside = set(re.findall(r"inet6? ([0-9a-f.:]+/\d+)", addrs)) - set(re.findall(r"inet6 (fe80::[0-9a-f:]+/64)", addrs))
+    assert inside == {"10.7.0.2/24"}, addrs
+    assert "10.80.0.0/16 via 10.7.0.1 dev enp68s0" in routes and "192.168.50.0/24" not in routes, routes
+    assert node.link_state("enp68s0") == before
+    # host-local allocated (its cursor file stays) and released (no address file left).
+    assert (node.work / "ipam" / "hd-podman-ipam" / "last_reserved_ip.0").read_text() == "10.7.0.2"
+    assert allocations(node.work / "ipam", "hd-podman-ipam") == {}
     assert node.state_files() == []
     assert _plugin_commands(node) == ["ADD", "DEL"]
     _assert_nothing_left(sandbox, node, netns_before)

@@ -15,7 +15,7 @@ from hostdev.cni.config import (
     PluginConfig,
     parse_plugin_config,
 )
-from hostdev.cni.errors import INCOMPATIBLE_VERSION, INVALID_CONFIG, UNSUPPORTED_FIELD, CniError
+from hostdev.cni.errors import INCOMPATIBLE_VERSION, INVALID_CONFIG, CniError
 from hostdev.cni.protocol import decode_config
 
 # The seed's NetworkAttachmentDefinition config, as Multus hands it over with the device
@@ -170,6 +170,8 @@ def test_invalid_types(plugin_type: str) -> None:
         ("prevResult", "{}"),
         ("prevResult", []),
         ("ipam", "host-local"),
+        ("keepHostAddresses", "true"),
+        ("ipamTimeoutSeconds", [1]),
     ],
 )
 def test_wrong_types_are_code_7_naming_the_key(key: str, value: object) -> None:
@@ -394,18 +396,40 @@ def test_log_levels(level: str) -> None:
     assert parse_plugin_config(_conf(logLevel=level), "ADD").log_level == level
 
 
-def test_an_ipam_request_is_an_unsupported_field() -> None:
-    err = _config_error(
-        _conf(ipam={"type": "host-local", "subnet": "10.1.0.0/16"}), code=UNSUPPORTED_FIELD
-    )
-    assert "ipam" in err.msg and "host-local" in err.msg
-    assert parse_plugin_config(_conf(ipam={"type": ""}), "ADD").device is not None
+def test_an_ipam_section_names_its_plugin_and_options_default() -> None:
+    config = parse_plugin_config(_conf(ipam={"type": "host-local", "subnet": "10.1.0.0/16"}), "ADD")
+    assert config.ipam_type == "host-local"
+    assert config.ipam_timeout_seconds == 20.0 and config.keep_host_addresses is False
+    for without in ({}, {"type": ""}, {"type": None}, {"subnet": "10.1.0.0/16"}):
+        assert parse_plugin_config(_conf(ipam=without), "ADD").ipam_type is None
+    config = parse_plugin_config(_conf(ipam={"type": "static"}, ipamTimeoutSeconds=2.5, keepHostAddresses=True), "DEL")
+    assert (config.ipam_type, config.ipam_timeout_seconds, config.keep_host_addresses) == ("static", 2.5, True)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../host-local", "/usr/lib/cni/host-local", "..", ".", ".host-local", "a/b", "a\\b", "host local", "x\x00", "\u0127", "-x", "x" * 256],
+)
+def test_ipam_types_that_are_not_plain_file_names_are_code_7(name: str) -> None:
+    err = _config_error(_conf(ipam={"type": name}))
+    assert err.msg == "invalid ipam.type" and err.details.startswith("ipam.type ")
+
+
+def test_ipam_type_must_be_a_string_and_not_this_plugin() -> None:
+    assert "ipam.type" in _config_error(_conf(ipam={"type": 5})).msg
+    assert "this plugin" in _config_error(_conf(ipam={"type": "amd-host-device"})).details
+
+
+@pytest.mark.parametrize("value", [0, -1, 50.5, "20", True])
+def test_ipam_timeout_is_bounded(value: object) -> None:
+    assert "ipamTimeoutSeconds" in _config_error(_conf(ipamTimeoutSeconds=value)).msg
 
 
 _KNOWN_KEYS = [
     "cniVersion", "name", "type", "runtimeConfig", "deviceID", "pciBusID", "device", "hwaddr",
     "kernelpath", "renameToIfname", "rdma", "stateDir", "logLevel", "logFile",
-    "lockTimeoutSeconds", "returnTimeoutSeconds", "prevResult", "ipam",
+    "lockTimeoutSeconds", "returnTimeoutSeconds", "prevResult", "ipam", "ipamTimeoutSeconds",
+    "keepHostAddresses",
 ]  # fmt: skip
 _VALUES = st.one_of(
     st.none(),
@@ -443,7 +467,7 @@ def test_random_configs_raise_only_cni_errors(overrides: dict[str, object], comm
     try:
         config = parse_plugin_config(conf, command)
     except CniError as err:
-        assert err.code in (INCOMPATIBLE_VERSION, UNSUPPORTED_FIELD, INVALID_CONFIG)
+        assert err.code in (INCOMPATIBLE_VERSION, INVALID_CONFIG)
         return
     assert config.cni_version == conf["cniVersion"]
     assert config.state_dir.startswith("/")

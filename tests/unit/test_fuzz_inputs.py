@@ -79,6 +79,7 @@ KEYS = (
     "cniVersion", "name", "type", "deviceID", "pciBusID", "device", "hwaddr", "kernelpath",
     "runtimeConfig", "renameToIfname", "rdma", "stateDir", "logLevel", "logFile",
     "lockTimeoutSeconds", "returnTimeoutSeconds", "prevResult", "ipam", "cni.dev/valid-attachments",
+    "ipamTimeoutSeconds", "keepHostAddresses",
 )  # fmt: skip
 PCI_CANONICAL = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]\Z")
 AUX_CANONICAL = re.compile(r"[A-Za-z0-9_]+\.[A-Za-z0-9_-]+\.(0|[1-9][0-9]*)\Z")

@@ -23,6 +23,7 @@ PLUGIN_PATHS = {
     "CHECK/STATUS": ["hostdev.cni.check"],
     "RDMA": ["hostdev.rdma", "hostdev._netlink.rdma_codec", "hostdev.rdma_errors"],
     "netns": ["hostdev.netns", "hostdev._netns_ffi"],
+    "IPAM": ["hostdev.cni.ipam", "hostdev.cni.ipam_step", "hostdev.cni.ipam_result", "hostdev.cni.delegate", "hostdev.addressing"],
 }
 
 

@@ -329,7 +329,8 @@ def run_plugin(
 ) -> PluginRun:
     """Execute the installed plugin with the CNI_* environment and ``conf`` on stdin
     (a variable given as None is not set at all, as for GC); ``env`` adds variables (faults)."""
-    environ = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CNI_COMMAND": command, "CNI_PATH": str(plugin.parent)}
+    # Debian's IPAM plugins (host-local, static) after ours, as on a node.
+    environ = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CNI_COMMAND": command, "CNI_PATH": f"{plugin.parent}:/usr/lib/cni"}
     for name, value in (("CNI_CONTAINERID", container_id), ("CNI_IFNAME", ifname), ("CNI_NETNS", netns)):
         if value is not None:
             environ[name] = value

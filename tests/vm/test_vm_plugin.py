@@ -16,6 +16,7 @@ import pytest
 
 from hostdev._sysfs.pci_function import read_pci_function
 from tests.vm.guest_tools import (
+    NETWORK,
     borrowed_nic,
     configure_rich,
     e1000_netdev,
@@ -99,6 +100,45 @@ def test_add_moves_the_nic_with_its_addresses_and_del_restores_everything(
     wait_for_view(ifname, before)
     assert read_pci_function(bdf).netdevs == (ifname,)
     assert state_records(tmp_path / "state") == []
+
+
+def _leases(data_dir: Path) -> dict[str, str]:
+    """host-local's allocation files: address -> "<container ID>\\r\\n<ifname>"."""
+    directory = data_dir / NETWORK
+    if not directory.is_dir():
+        return {}
+    return {p.name: p.read_bytes().decode() for p in directory.iterdir() if p.name != "lock" and not p.name.startswith("last_reserved_ip")}
+
+
+@pytest.mark.vm(kernel=["6.12"], timeout_s=120)
+def test_host_local_ipam_on_a_real_nic_also_when_the_pod_netns_dies_first(plugin: Path, e1000: tuple[str, str], tmp_path: Path) -> None:
+    """The vnic NAD with host-local: the pod's NIC gets IPAM's address and route instead of the
+    host's; DEL releases the allocation and gives the host its own. Then again with the pod's
+    netns deleted first: the kernel returns the NIC bare, DEL still releases and restores."""
+    bdf, ifname = e1000
+    configure_rich(ifname, octet=3)
+    before = netdev_view(ifname)
+    ipam = {"type": "host-local", "ranges": [[{"subnet": "10.7.0.0/24", "gateway": "10.7.0.1"}]], "routes": [{"dst": "10.80.0.0/16"}], "dataDir": str(tmp_path / "ipam")}
+    conf = nad_conf(bdf, tmp_path / "state", ipam=ipam, returnTimeoutSeconds=20)
+    with network_namespace() as pod:
+        added = ok(run_plugin(plugin, "ADD", conf, netns=netns_path(pod)))
+        assert added.out is not None and added.out["ips"] == [{"version": "4", "address": "10.7.0.2/24", "gateway": "10.7.0.1", "interface": 0}]
+        inside = netdev_view(ifname, pod)
+        assert [f"{a['local']}/{a['prefixlen']}" for a in inside["addrs"]] == ["10.7.0.2/24"]
+        routes = [(r["dst"], r.get("gateway")) for r in ip_json("route", "show", "dev", ifname, netns=pod) if r.get("protocol") != "kernel"]
+        assert routes == [("10.80.0.0/16", "10.7.0.1")]
+        assert _leases(tmp_path / "ipam") == {"10.7.0.2": "c0ffee\r\nnet1"}
+        ok(run_plugin(plugin, "DEL", conf, netns=netns_path(pod)))
+    wait_for_view(ifname, before)
+    assert _leases(tmp_path / "ipam") == {} and state_records(tmp_path / "state") == []
+
+    with network_namespace() as pod:
+        ok(run_plugin(plugin, "ADD", conf, netns=netns_path(pod)))
+        run("ip", "netns", "del", pod)
+    wait_for(f"{ifname} back on the host", lambda: netdev_exists(ifname))
+    ok(run_plugin(plugin, "DEL", conf, netns=netns_path(pod)))
+    wait_for_view(ifname, before)
+    assert _leases(tmp_path / "ipam") == {} and state_records(tmp_path / "state") == []
 
 
 @pytest.mark.vm(kernel=BOTH_KERNELS, timeout_s=90)
