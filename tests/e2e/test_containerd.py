@@ -57,10 +57,12 @@ NICS = {
     "secondary": _nic(75),
     "keep-name": _nic(76),
     "secondary-sbr": _nic(77, "10.77.0.0/31"),
+    "ipam": _nic(78),
 }
 
 
 SEED_NAD = shipped_nad_config(REPO / "deploy" / "nad-nic.yaml", "amd-host-device-nad-nic")
+IPAM_NAD = shipped_nad_config(REPO / "deploy" / "examples" / "nad-vnic-ipam.yaml", "amd-host-device-nad-vnic-host-local")
 SBR_NAD = shipped_nad_config(REPO / "deploy" / "examples" / "nad-nic-sbr.yaml", "amd-host-device-nad-nic-sbr")
 
 
@@ -106,6 +108,7 @@ def _networks(state_dir: Path, work: Path) -> dict[str, list[dict[str, Any]]]:
         "secondary": [ptp, _handed_over(SEED_NAD, "secondary", node)],
         "secondary-sbr": [ptp, _handed_over(SBR_NAD, "secondary-sbr", node)],
         "keep-name": [_handed_over(SEED_NAD, "keep-name", node, renameToIfname=False)],
+        "ipam": [_handed_over(IPAM_NAD, "ipam", node)],
     }
 
 
@@ -371,6 +374,29 @@ def test_del_that_fails_once_is_retried(cri: Cri) -> None:
     assert cri.plugin_log("busy").count("] DEL network=") == 2
     cri.client.remove_pod_sandbox(sandbox)
     cri.sandboxes.remove(sandbox)
+
+
+def test_ipam_host_local_example(cri: Cri) -> None:
+    """The shipped host-local IPAM example as the pod's network: the pod's eth0 gets the address
+    host-local allocated (not the host's), which containerd reports; host-local's allocation is
+    recorded for this sandbox and released on Stop; the host gets the NIC back as it was."""
+    nic = NICS["ipam"]
+    before = cri.seed("ipam")
+    allocations = cri.containerd.private_path(f"/var/lib/cni/networks/{IPAM_NAD['name']}")
+
+    sandbox = cri.run("ipam")
+
+    status = cri.status(sandbox)
+    assert (status.ip, status.additional_ips) == ("10.56.1.2", ())
+    inside = _inside(cri, sandbox, "eth0")
+    assert [(a["local"], a["prefixlen"]) for a in inside["addrs"]] == [("10.56.1.2", 24)]
+    routes = cri.node.ip_json("route show dev eth0", cri.netns(sandbox))
+    assert {"dst": "10.56.0.0/16", "gateway": "10.56.1.1"} in [{k: r.get(k) for k in ("dst", "gateway")} for r in routes], routes
+    assert (allocations / "10.56.1.2").read_text().split() == [sandbox, "eth0"]
+    assert not cri.node.has_link(nic.name)
+    cri.stop_and_remove(sandbox)
+    assert not (allocations / "10.56.1.2").exists()
+    assert cri.node.link_state(nic.name) == before
 
 
 # --- not the primary network: the seed's behaviour (name kept, IPs indexed to it) -----------

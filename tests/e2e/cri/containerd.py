@@ -174,6 +174,12 @@ class Containerd:
     def ctr(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run([CTR, "--address", self.socket, "--namespace", K8S_NAMESPACE, *args], capture_output=True, timeout=timeout)
 
+    def private_path(self, path: str) -> Path:
+        """``path`` as containerd and the plugins see it, in the private mount namespace (where
+        e.g. host-local keeps its allocations under /var/lib/cni)."""
+        assert self._holder is not None
+        return Path(f"/proc/{self._holder.pid}/root") / path.lstrip("/")
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
