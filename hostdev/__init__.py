@@ -29,6 +29,8 @@ _EXPORTS = {
     "Neighbour": "hostdev._netlink.rtnl_neigh",
     "NeighParms": "hostdev._netlink.rtnl_neigh",
     "InterfaceConf": "hostdev.ifstate",
+    "differing_settings": "hostdev.ifstate",
+    "missing_neighbours": "hostdev.ifstate",
     "RefusedSetting": "hostdev.sysctl",
     "interface_sysctls": "hostdev.sysctl",
     "set_interface_sysctls": "hostdev.sysctl",
@@ -69,6 +71,8 @@ if TYPE_CHECKING:  # explicit re-exports ("import X as X") so mypy --strict user
     from hostdev.errors import NetnsError as NetnsError
     from hostdev.handle import Handle as Handle
     from hostdev.ifstate import InterfaceConf as InterfaceConf
+    from hostdev.ifstate import differing_settings as differing_settings
+    from hostdev.ifstate import missing_neighbours as missing_neighbours
     from hostdev.netns import NetNS as NetNS
     from hostdev.netns import entered as entered
     from hostdev.netns import new_netns as new_netns

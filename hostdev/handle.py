@@ -230,7 +230,8 @@ class Handle:
 
     # --- neighbour-table parameters ---
     def neigh_parms(self, index: int) -> list[NeighParms]:
-        """``ip ntable show dev X``: the link's parameters in each neighbour table (ARP, ND)."""
+        """``ip ntable show dev X``: the link's parameters in each neighbour table (ARP, ND);
+        ``index`` 0: the tables' own (default) parameters."""
         what = Request(f"RTM_GETNEIGHTBL ifindex={index}", NDTMSG.size, NDTA)
         body = rtnl_neigh.dump_neigh_tables_body(AF_UNSPEC)
         found = self.sock.dump(RTM_GETNEIGHTBL, body, what, lambda buf, msg: rtnl_neigh.decode_neigh_parms(buf, msg, index))

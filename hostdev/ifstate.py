@@ -68,6 +68,8 @@ READY_TIMEOUT_S = 3.0
 # interface to addr_gen_mode=stable_privacy (addrconf_sysctl_stable_secret), so addr_gen_mode
 # must come after it.
 _FIRST = ("stable_secret",)
+# Writes that change another value of the family besides their own: that one is read again too.
+_CHANGES_ALSO = {"stable_secret": ("addr_gen_mode",)}
 _NEIGH_FAMILIES = ((AF_INET, "ipv4"), (AF_INET6, "ipv6"))
 
 
@@ -200,8 +202,9 @@ def _wait_until_ready(handle: Handle, index: int, timeout_s: float) -> Link:
 def _converge_sysctls(
     handle: Handle, ifname: str, family: str, wanted: dict[str, str], names: list[str] | None = None
 ) -> list[RefusedSetting]:
-    """Write what differs; once more for values another write changed back (stable_secret →
-    addr_gen_mode); then whatever still differs is a refusal."""
+    """Write what differs, read back what was written (and what those writes change besides:
+    ``_CHANGES_ALSO``), write once more what another write changed back (stable_secret →
+    addr_gen_mode); whatever still differs then is a refusal."""
     refused: dict[str, RefusedSetting] = {}
     have = interface_sysctls(family, ifname, handle.netns, names)
     if not have:
@@ -213,7 +216,11 @@ def _converge_sysctls(
             break
         for refusal in set_interface_sysctls(family, ifname, todo, handle.netns):
             refused[refusal.setting.rsplit(".", 1)[1]] = refusal
-        have = interface_sysctls(family, ifname, handle.netns, names)
+        written = [n for n, _v in todo]
+        reread = sorted({*written, *(m for n in written for m in _CHANGES_ALSO.get(n, ()) if m in wanted)})
+        for name in reread:
+            have.pop(name, None)
+        have.update(interface_sysctls(family, ifname, handle.netns, reread))
     for name, value in _in_order(wanted):
         if name not in refused and have.get(name) != value:
             shown = have.get(name)
@@ -246,6 +253,52 @@ def _converge_parms(
         except NetlinkError as exc:
             refused.append(RefusedSetting(sysctl_name(label, link.name, name, "neigh"), str(value), str(exc)))
     return refused
+
+
+def differing_settings(handle: Handle, link: Link, conf: InterfaceConf) -> list[tuple[str, str, str | None]]:
+    """(setting, captured value, value now or None) for each captured value ``link`` no longer
+    has (``sysctl net.ipv4.conf.X …; ip ntable show dev X``, compared)."""
+    found: list[tuple[str, str, str | None]] = []
+    for name_of_family, wanted in (("ipv4", conf.ipv4), ("ipv6", conf.ipv6)):
+        if wanted:
+            have = interface_sysctls(name_of_family, link.name, handle.netns)
+            found += [(sysctl_name(name_of_family, link.name, n), v, have.get(n)) for n, v in wanted if have.get(n) != v]
+    parms = {p.family: dict(p.values) for p in handle.neigh_parms(link.index)}
+    for family, label, wanted_parms in ((AF_INET, "ipv4", conf.neigh_ipv4), (AF_INET6, "ipv6", conf.neigh_ipv6)):
+        have_parms = parms.get(family, {})
+        for name, value in wanted_parms:
+            if have_parms.get(name) != value:
+                now = have_parms.get(name)
+                found.append((sysctl_name(label, link.name, name, "neigh"), str(value), None if now is None else str(now)))
+    return found
+
+
+def non_default_settings(handle: Handle, link: Link) -> dict[str, str]:
+    """The link's sysctls and neighbour-table parameters that differ from its namespace's
+    defaults (``net.ipv4.conf.default.*``, ``net.ipv6.conf.default.*``, each table's own
+    parameters), by setting name: what an admin set on this interface."""
+    found: dict[str, str] = {}
+    for family in ("ipv4", "ipv6"):
+        defaults = interface_sysctls(family, "default", handle.netns)
+        if family == "ipv6":
+            defaults["mtu"] = str(link.mtu)  # an interface's IPv6 MTU starts as its link MTU
+        for name, value in sorted(interface_sysctls(family, link.name, handle.netns).items()):
+            if defaults.get(name, value) != value:
+                found[sysctl_name(family, link.name, name)] = value
+    table_defaults = {p.family: dict(p.values) for p in handle.neigh_parms(0)}
+    for parms in handle.neigh_parms(link.index):
+        label = "ipv4" if parms.family == AF_INET else "ipv6"
+        defaults_of_table = table_defaults.get(parms.family, {})
+        for name, number in parms.values:
+            if defaults_of_table.get(name, number) != number:
+                found[sysctl_name(label, link.name, name, "neigh")] = str(number)
+    return found
+
+
+def missing_neighbours(handle: Handle, link: Link, wanted: Iterable[Neighbour]) -> list[Neighbour]:
+    """The entries of ``wanted`` that ``link`` lacks or holds differently (``ip neigh show``)."""
+    have = {_key(n): n for n in capture_neighbours(handle, link.index)}
+    return [n for n in wanted if have.get(_key(n)) != n]
 
 
 def converge_neighbours(

@@ -185,13 +185,15 @@ def _route_key(route: Route) -> tuple[object, ...]:
 
 
 # --- the primitives ---
-def take_snapshot(handle: Handle, link: Link | str | int) -> LinkSnapshot:
+def take_snapshot(handle: Handle, link: Link | str | int, *, interface_state: bool = True) -> LinkSnapshot:
     """Record a link's identity, MTU, state, alias, addresses and routes (``ip -d addr; ip route``),
     its sysctls and neighbour-table parameters (``sysctl net.ipv4.conf.X net.ipv6.conf.X;
     ip ntable show dev X``) and its permanent and proxy neighbours (``ip neigh show dev X``).
 
     The link is always read afresh (a :class:`Link` passed in stands for its ifindex): a Link
     object is a picture of one moment, and a snapshot must not record a stale MTU or up state.
+    With ``interface_state=False`` the sysctls and neighbours are not read (``conf`` and
+    ``neighbours`` are None: applying the snapshot leaves them as they are).
     """
     if isinstance(link, Link):
         link = handle.link(index=link.index)
@@ -214,8 +216,8 @@ def take_snapshot(handle: Handle, link: Link | str | int) -> LinkSnapshot:
         parent_dev_name=link.parent_dev_name,
         parent_bus_name=link.parent_bus_name,
         skipped_routes=tuple(r for r in routes if r.multipath),
-        conf=capture_conf(handle, link),
-        neighbours=capture_neighbours(handle, link.index),
+        conf=capture_conf(handle, link) if interface_state else None,
+        neighbours=capture_neighbours(handle, link.index) if interface_state else None,
     )
 
 

@@ -21,8 +21,9 @@ for pkg in iproute2 strace debootstrap ibverbs-utils containernetworking-plugins
   dpkg -s "$pkg" >/dev/null 2>&1 || need_debs+=("$pkg")
 done
 # The suite's own needs: the venv module stock Debian lacks, GNU time (peak RSS in the benchmark
-# tests), the compiler the VM tier's module build calls by name, git (CI's hypothesis seed).
-for pkg in python3-venv time gcc-12 git; do
+# tests), the compiler the VM tier's module build calls by name, git (CI's hypothesis seed),
+# ethtool (offload settings a netns move leaves with the device: tests/kernel/test_interface_state.py).
+for pkg in python3-venv time gcc-12 git ethtool; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_debs+=("$pkg")
 done
 if [ ${#need_debs[@]} -gt 0 ]; then

@@ -7,8 +7,8 @@ too: every ``undo`` looks at where things are (the device in the pod, on the hos
 rather than trusting how far its ``do`` got. That also makes DEL the same steps in reverse, after
 any crash, in any phase; GC is DEL for the attachments the runtime no longer lists::
 
-    ADD   record → netdev into the pod → RDMA devices → apply → result [→ IPAM]
-    DEL   [IPAM DEL ←] result ← apply ← RDMA devices back ← netdev home ← record deleted
+    ADD   record → netdev into the pod → sysctls → RDMA devices → apply → result [→ IPAM]
+    DEL   [IPAM DEL ←] result ← apply ← RDMA devices back ← sysctls ← netdev home ← record deleted
 
 A new kind of work in an attachment is one more :class:`Step` in that sequence, as IPAM is
 (:class:`hostdev.cni.ipam_step.Ipam`, there when the configuration has an ``ipam`` section).

@@ -13,8 +13,8 @@ from hostdev.handle import Handle
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from hostdev import Link
     from hostdev.cni.ipam import IpamPlugin
-
 
 
 def check(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None = None) -> None:
@@ -52,6 +52,7 @@ def check(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None = N
             missing = [a.cidr for a in _expected_addresses(conf, record) if a.cidr not in have]
         if missing:
             raise CniError(CHECK_FAILED, f"{link.name} lacks {', '.join(missing)}")
+        _check_interface_state(inside, link, record, log)
         if record.rdma.moved:
             from hostdev import rdma
 
@@ -83,6 +84,25 @@ def _missing_from_ipam(inside: Handle, index: int, record: AttachmentRecord) -> 
     if record.result is None:
         raise CniError(CHECK_FAILED, "the attachment was never completed")
     return ipam_step.missing_in_pod(inside, index, parse_prev_result("1.1.0", record.result))
+
+
+def _check_interface_state(inside: Handle, link: Link, record: AttachmentRecord, log: Log) -> None:
+    """Permanent neighbours are the interface's configuration, like its addresses: one missing
+    fails CHECK. A sysctl that differs from the host's is only reported: after ADD the values
+    belong to the pod, and a chained plugin (tuning) runs after us precisely to change them."""
+    snapshot = record.snapshot
+    if snapshot.neighbours:
+        from hostdev import missing_neighbours
+
+        lost = missing_neighbours(inside, link, snapshot.neighbours)
+        if lost:
+            listed = ", ".join(f"{n.address}{' (proxy)' if n.proxy else ''}" for n in lost)
+            raise CniError(CHECK_FAILED, f"{link.name} lacks the permanent neighbour(s) {listed}")
+    if snapshot.conf is not None:
+        from hostdev import differing_settings
+
+        for setting, host_value, now in differing_settings(inside, link, snapshot.conf):
+            log.warn(f"{setting} is {now} in the pod, {host_value} on the host: changed after ADD (a chained plugin or the pod)")
 
 
 def _expected_addresses(conf: PluginConfig, record: AttachmentRecord) -> list[_Cidr]:

@@ -21,7 +21,7 @@ from hostdev.cni.pod_interface import renames_to_ifname
 from hostdev.cni.protocol import CniEnv, GcAttachment
 from hostdev.cni.record import AttachmentRecord, UserspaceRecord, record_from_dict
 from hostdev.cni.state import CORRUPT_INFIX, AttachmentKey, CorruptState, StateStore
-from hostdev.cni.steps import STEPS, check_name_free, log_failed_routes, move_rdma_back, name_taken
+from hostdev.cni.steps import STEPS, check_name_free, log_report, move_rdma_back, name_taken
 from hostdev.errors import NameTaken, NetnsError
 from hostdev.handle import Handle
 from hostdev.netns import NetNS
@@ -325,8 +325,8 @@ def _return_unrecorded(found: _Found, pod: NetNS, host_ns: NetNS, log: Log, ipam
             report = return_link(host, link, snapshot, pod=inside, name=found.host_name)
         except NameTaken as exc:
             raise name_taken(link.name, exc) from None
-    log_failed_routes(report, found.host_name, log)
-    log.warn(f"restored {found.host_name} without a state record, with the addresses, MTU and routes it had in the pod")
+    log_report(report, found.host_name, log)
+    log.warn(f"restored {found.host_name} without a state record, with the addresses, MTU, routes, sysctls and neighbours it had in the pod")
 
 
 def _rdma_bound_to(pod: NetNS, ifindex: int) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ ADD_POINTS = (
     "add:after-lock",
     "add:after-state",
     "add:after-netdev-move",
+    "add:after-sysctls",
     "add:after-rdma-move",
     "add:after-addresses",
     "add:before-result",

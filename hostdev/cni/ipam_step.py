@@ -3,8 +3,8 @@
 One :class:`Ipam` step joins the attachment's steps when the configuration has an ``ipam``
 section with a ``type``; it comes last, so DEL undoes it first::
 
-    ADD   record → netdev into the pod → RDMA devices → apply → result → IPAM
-    DEL   IPAM DEL ← result ← apply ← RDMA devices back ← netdev home ← record deleted
+    ADD   record → netdev into the pod → sysctls → RDMA devices → apply → result → IPAM
+    DEL   IPAM DEL ← result ← apply ← RDMA devices back ← sysctls ← netdev home ← record deleted
 
 ``do``: the record names the IPAM plugin before it is called (a crash from then on is followed
 by an IPAM DEL), IPAM ADD, then the pod's interface carries what IPAM gave — addresses, routes (a

@@ -11,13 +11,13 @@ from hostdev.cni.attachment import Attachment, Step
 from hostdev.cni.errors import RDMA_FAILED, TRY_AGAIN_LATER, CniError
 from hostdev.cni.record import RdmaRecord
 from hostdev.errors import NameTaken
-from hostdev.snapshot import apply_snapshot, move_link, return_link
+from hostdev.snapshot import apply_interface_conf, apply_snapshot, move_link, return_link
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable
 
-    from hostdev import ApplyReport, Handle, Link, NetNS
+    from hostdev import ApplyReport, Handle, Link, NetNS, RefusedSetting
     from hostdev.cni.log import Log
 
 
@@ -93,7 +93,7 @@ class MoveNetdev(Step):
             report = return_link(tx.host, link, tx.record.snapshot, pod=inside, name=identity.host_name, after_move=moved if inside else None)
         except NameTaken as exc:
             raise name_taken(identity.id, exc) from None
-        log_failed_routes(report, identity.host_name, tx.log)
+        log_report(report, identity.host_name, tx.log)
         tx.crash_point("del:after-addresses")
 
 
@@ -131,17 +131,38 @@ class MoveRdma(Step):
         return True
 
 
+class ApplySysctls(Step):
+    """The host's per-interface sysctls and neighbour-table parameters on the netdev in the pod,
+    right after the move (the kernel rebuilt them from the pod's defaults) and before any
+    address, so that disable_ipv6, addr_gen_mode and accept_dad govern the addresses to come.
+
+    A value the pod's kernel refuses is logged and the attachment goes on: the interface works
+    without it, and what must hold fails loudly where it matters (an IPv6 address refused with
+    IPv6 disabled fails ADD in the next step). Nothing to undo of its own: the way home moves the
+    netdev back, which rebuilds them from the host's defaults, and applies the host's snapshot.
+    """
+
+    name = "sysctls"
+    done_point = "add:after-sysctls"
+
+    def do(self, tx: Attachment) -> None:
+        assert tx.inside is not None and tx.record.pod_index is not None
+        refused = apply_interface_conf(tx.inside, tx.record.pod_index, tx.record.snapshot)
+        log_refused_settings(refused, f"{tx.record.pod_name} in the pod", tx.log)
+
+
 class ApplyInPod(Step):
-    """The host's addresses, MTU, up state, routes (and the rest of the snapshot) on the netdev
-    in the pod. Its undo is the way home: that applies the host's snapshot over the pod's."""
+    """The host's addresses, MTU, up state, routes and permanent neighbours (the rest of the
+    snapshot) on the netdev in the pod. Its undo is the way home: that applies the host's
+    snapshot over the pod's."""
 
     name = "apply"
     done_point = "add:after-addresses"
 
     def do(self, tx: Attachment) -> None:
         assert tx.inside is not None and tx.record.pod_index is not None
-        report = apply_snapshot(tx.inside, tx.record.pod_index, tx.record.snapshot)
-        log_failed_routes(report, f"{tx.record.pod_name} in the pod", tx.log)
+        report = apply_snapshot(tx.inside, tx.record.pod_index, tx.record.snapshot, conf=False)
+        log_report(report, f"{tx.record.pod_name} in the pod", tx.log)
 
 
 class Complete(Step):
@@ -164,7 +185,7 @@ class Complete(Step):
         tx.result = result
 
 
-STEPS: tuple[Step, ...] = (SaveRecord(), MoveNetdev(), MoveRdma(), ApplyInPod(), Complete())
+STEPS: tuple[Step, ...] = (SaveRecord(), MoveNetdev(), ApplySysctls(), MoveRdma(), ApplyInPod(), Complete())
 
 
 # --- what the steps (and DEL without a record) share ---------------------------------------------
@@ -237,7 +258,16 @@ def name_taken(what: str, exc: NameTaken) -> CniError:
     )
 
 
-def log_failed_routes(report: ApplyReport, where: str, log: Log) -> None:
-    """The routes the kernel refused (e.g. a gateway no longer reachable); all else applied."""
+def log_report(report: ApplyReport, where: str, log: Log) -> None:
+    """What the kernel refused of a snapshot (a route whose gateway is gone, a sysctl value it
+    will not take, a neighbour); all else applied."""
     for route, why in report.failed_routes:
         log.warn(f"route {route.destination} not restored on {where}: {why}")
+    log_refused_settings(report.refused_settings, where, log)
+    for neigh, why in report.failed_neighbours:
+        log.warn(f"neighbour {neigh.address}{' (proxy)' if neigh.proxy else ''} not restored on {where}: {why}")
+
+
+def log_refused_settings(refused: tuple[RefusedSetting, ...], where: str, log: Log) -> None:
+    for setting in refused:
+        log.warn(f"{setting.setting}={setting.value} not applied on {where}: {setting.reason}")

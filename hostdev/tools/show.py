@@ -28,6 +28,9 @@ class NicRow:
     rdma: list[str] = field(default_factory=list)
     attachment: str | None = None  # "<container id> <ifname> (<network>)" per the state directory
     phase: str | None = None
+    # per-interface sysctls and neighbour-table parameters that differ from the defaults of the
+    # netns the NIC is in (net.ipv4.conf.<if>.rp_filter: "2", …): what an admin set on it
+    settings: dict[str, str] = field(default_factory=dict)
 
 
 def collect(sysfs_root: str = "/sys", state_dir: str = DEFAULT_STATE_DIR) -> dict[str, Any]:
@@ -60,6 +63,9 @@ def _fill_from_link(row: NicRow, link: Link, handle: Any) -> None:
     from hostdev.snapshot import is_restorable_address
 
     row.addresses = [a.cidr for a in handle.addresses(link.index) if is_restorable_address(a)]
+    from hostdev.ifstate import non_default_settings
+
+    row.settings = non_default_settings(handle, link)
 
 
 def _merge_attachments(rows: list[NicRow], state_dir: str) -> None:

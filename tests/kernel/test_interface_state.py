@@ -406,3 +406,84 @@ def test_set_interface_sysctls_reports_each_refusal(host: TestNetns) -> None:
             set_interface_sysctls("ipv4", "x0", [("../../../kernel/hostname", "x")], netns)
         with pytest.raises(ValueError):
             interface_sysctls("ipv4", "..", netns)
+
+
+# --- what a move does to what hostdev does not carry ---
+def _bpf_xdp_pass() -> int:
+    """A loaded XDP program that passes every packet (r0 = XDP_PASS; exit), by bpf(2) itself:
+    no compiler, no object file. Returns its fd (the caller closes it)."""
+    import ctypes
+    import struct
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    insns = struct.pack("=BBhi", 0xB7, 0, 0, 2) + struct.pack("=BBhi", 0x95, 0, 0, 0)  # mov64 r0, 2; exit
+    code, license_ = ctypes.create_string_buffer(insns, len(insns)), ctypes.create_string_buffer(b"GPL")
+    attr = ctypes.create_string_buffer(128)  # union bpf_attr, BPF_PROG_LOAD: type, insn_cnt, insns, license
+    struct.pack_into("=IIQQ", attr, 0, 6, 2, ctypes.addressof(code), ctypes.addressof(license_))  # 6: BPF_PROG_TYPE_XDP
+    fd: int = libc.syscall(321, 5, attr, len(attr))  # x86-64 bpf(2), 5: BPF_PROG_LOAD
+    assert fd >= 0, f"bpf(BPF_PROG_LOAD): {ctypes.get_errno()}"
+    return fd
+
+
+def _attach_xdp(handle: Handle, index: int, prog_fd: int) -> None:
+    """``ip link set dev X xdpgeneric fd FD``: IFLA_XDP { IFLA_XDP_FD, IFLA_XDP_FLAGS = SKB_MODE }."""
+    import struct
+
+    from hostdev._netlink.attrs import encode_attr
+    from hostdev._netlink.rtnl_link import ifinfomsg
+    from hostdev._netlink.rtnl_tables import IFINFOMSG, IFLA, RTM_NEWLINK
+    from hostdev._netlink.socket import Request
+
+    nest = encode_attr(1, struct.pack("=i", prog_fd)) + encode_attr(3, struct.pack("=I", 2))
+    handle.sock.request(RTM_NEWLINK, ifinfomsg(index) + encode_attr(43, nest), Request("IFLA_XDP", IFINFOMSG.size, IFLA))
+
+
+def test_qdiscs_are_dropped_by_the_move(host: TestNetns, netns_factory: NetnsFactory, open_handle: OpenHandle) -> None:
+    """Not carried: the kernel shuts the device's qdiscs down on a netns move (dev_shutdown), and
+    hostdev does not rebuild them. The link comes up with its driver's default root qdisc."""
+    pod = netns_factory()
+    host.run("ip link set dev x0 up")
+    host.run("tc qdisc replace dev x0 root htb default 10")
+    (before,) = host.ip_json("link show dev x0")
+    assert before["qdisc"] == "htb"
+    _snap, back = round_trip(host, pod, open_handle)
+    assert pod.ip_json("link show dev net1")[0]["qdisc"] == "noqueue"
+    back()
+    assert host.ip_json("link show dev x0")[0]["qdisc"] == "noqueue"
+
+
+def test_an_xdp_program_stays_attached_across_moves(host: TestNetns, netns_factory: NetnsFactory, open_handle: OpenHandle) -> None:
+    """Not carried by hostdev, kept by the kernel: an attached XDP program goes with the device
+    into the pod and comes back with it — so one the pod attaches comes back to the host too."""
+    pod = netns_factory()
+    prog = _bpf_xdp_pass()
+    try:
+        on_host, in_pod = open_handle(host), open_handle(pod)
+        snap = take_snapshot(on_host, "x0")
+        moved = move_link(on_host, in_pod, on_host.link(name="x0"))
+        _attach_xdp(in_pod, moved.index, prog)  # attached in the pod
+        apply_snapshot(in_pod, moved, snap)
+        returned = move_link(in_pod, on_host, in_pod.link(name="x0"))
+        apply_snapshot(on_host, returned, snap)
+        (link,) = host.ip_json("-d link show dev x0")
+        assert link["xdp"]["mode"] == 2  # XDP_ATTACHED_SKB: the pod's program, on the host's NIC
+    finally:
+        import os
+
+        os.close(prog)
+
+
+def test_ethtool_settings_stay_with_the_device(host: TestNetns, netns_factory: NetnsFactory, open_handle: OpenHandle) -> None:
+    """Not carried by hostdev, kept by the driver: offload features are device state."""
+    pod = netns_factory()
+    host.run(["ethtool", "-K", "x0", "gro", "on", "tso", "off"])
+
+    def features(ns: TestNetns, dev: str) -> tuple[str, str]:
+        shown = dict(line.split(": ", 1) for line in ns.run(["ethtool", "-k", dev]).splitlines() if ": " in line)
+        return shown["generic-receive-offload"], shown["tcp-segmentation-offload"]
+
+    assert features(host, "x0") == ("on", "off")
+    _snap, back = round_trip(host, pod, open_handle)
+    assert features(pod, "net1") == ("on", "off")
+    back()
+    assert features(host, "x0") == ("on", "off")

@@ -215,6 +215,33 @@ def rich_cidrs(octet: int, *, dad: bool = False) -> set[str]:
     return cidrs | ({f"fd{octet:02x}:2::5/64"} if dad else set())
 
 
+def interface_state(ifname: str, netns: str | None = None) -> dict[str, Any]:
+    """What a move resets and the plugin must give back: every `net.ipv{4,6}.{conf,neigh}.IF.*`
+    sysctl (keyed without the interface name), the permanent and proxy neighbours."""
+    prefix = ("ip", "netns", "exec", netns) if netns else ()
+    out = run(*prefix, "sysctl", "-a", "--pattern", rf"^net\.ipv[46]\.(conf|neigh)\.{ifname}\.").stdout
+    sysctls = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(" = ")
+        parts = key.split(".")
+        sysctls[".".join(parts[:3] + parts[4:])] = value
+    neighbours = ip_json("neigh", "show", "dev", ifname, "nud", "permanent", netns=netns)
+    neighbours += ip_json("neigh", "show", "proxy", "dev", ifname, netns=netns)
+    return {"sysctls": sysctls, "neighbours": sorted(json.dumps(n, sort_keys=True) for n in neighbours)}
+
+
+def configure_interface_state(ifname: str, octet: int) -> None:
+    """Per-interface sysctls as an admin of a multi-rail RoCE node sets them, a neighbour-table
+    parameter and permanent/proxy neighbours of both families."""
+    run("sysctl", "-q", "-w", f"net.ipv4.conf.{ifname}.arp_ignore=1", f"net.ipv4.conf.{ifname}.arp_announce=2",
+        f"net.ipv4.conf.{ifname}.rp_filter=2", f"net.ipv6.conf.{ifname}.accept_ra=0",
+        f"net.ipv6.conf.{ifname}.hop_limit=32", f"net.ipv6.conf.{ifname}.mtu=3000")  # fmt: skip
+    run("ip", "ntable", "change", "name", "arp_cache", "dev", ifname, "delay_probe", "1500")
+    run("ip", "neigh", "add", f"55.{octet}.1.9", "lladdr", "02:00:00:00:00:09", "dev", ifname, "nud", "permanent")
+    run("ip", "-6", "neigh", "add", f"fd{octet:02x}::9", "lladdr", "02:00:00:00:00:0a", "dev", ifname, "nud", "permanent", "router")
+    run("ip", "neigh", "add", "proxy", f"55.{octet}.1.20", "dev", ifname)
+
+
 def configure_rich(ifname: str, octet: int, *, dad: bool = False) -> None:
     """Give a NIC everything a netns move strips: IPv4 primary + secondary + /31, IPv6 (with
     ``dad``, one that goes through duplicate address detection after every up: ~2 s each time
@@ -235,7 +262,7 @@ def configure_rich(ifname: str, octet: int, *, dad: bool = False) -> None:
 
 def reset_nic(bdf: str, ifname: str) -> None:
     """Bring a NIC back to its boot state whatever a test left: out of any test netns (deleting
-    them returns it), under its own name, down, bare, MTU 1500, no alias."""
+    them returns it), under its own name, down, bare, MTU 1500, no alias, the boot's sysctls."""
     for name in os.listdir("/run/netns") if os.path.isdir("/run/netns") else ():
         if name.startswith("hd-"):
             run("ip", "netns", "del", name, check=False)
@@ -248,6 +275,11 @@ def reset_nic(bdf: str, ifname: str) -> None:
     for family in ("-4", "-6"):
         run("ip", family, "route", "flush", "table", "all", "dev", ifname, check=False)
     run("ip", "link", "set", "dev", ifname, "mtu", "1500", "alias", "")
+    # Its sysctls, neighbour-table parameters and neighbours back to the boot defaults the way the
+    # kernel resets them: through a netns and back (the initial netns's defaults rebuild them).
+    with network_namespace() as scratch:
+        run("ip", "link", "set", "dev", ifname, "netns", scratch)
+        run("ip", "-n", scratch, "link", "set", "dev", ifname, "netns", "1")
 
 
 def borrowed_nic(model: str) -> Iterator[tuple[str, str]]:

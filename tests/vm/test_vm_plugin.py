@@ -18,10 +18,12 @@ from hostdev._sysfs.pci_function import read_pci_function
 from tests.vm.guest_tools import (
     NETWORK,
     borrowed_nic,
+    configure_interface_state,
     configure_rich,
     e1000_netdev,
     gc_conf,
     install_plugin,
+    interface_state,
     ip_json,
     nad_conf,
     netdev_exists,
@@ -208,3 +210,30 @@ def test_gc_after_the_pod_died_restores_the_nic(plugin: Path, virtio: tuple[str,
     assert gc.stdout == ""
     wait_for_view(ifname, before)
     assert state_records(state) == []
+
+
+@pytest.mark.vm(timeout_s=90)
+def test_sysctls_and_neighbours_of_a_real_nic_come_back_after_its_pod_died(
+    plugin: Path, e1000: tuple[str, str], tmp_path: Path
+) -> None:
+    """The pod gets the host's per-interface sysctls, table parameters and neighbours; when the
+    pod's netns dies the kernel hands the NIC back with the initial netns's defaults (the loss,
+    on real hardware); DEL gives the host its own values back, not what the pod made of them."""
+    bdf, ifname = e1000
+    configure_rich(ifname, octet=6)
+    configure_interface_state(ifname, octet=6)
+    before, state = netdev_view(ifname), interface_state(ifname)
+    conf = nad_conf(bdf, tmp_path / "state", returnTimeoutSeconds=20)
+    with network_namespace() as pod:
+        ok(run_plugin(plugin, "ADD", conf, netns=netns_path(pod)))
+        assert interface_state(ifname, pod) == state
+        run("ip", "netns", "exec", pod, "sysctl", "-q", "-w", f"net.ipv4.conf.{ifname}.rp_filter=0")
+        run("ip", "netns", "del", pod)
+    wait_for(f"{ifname} back on the host", lambda: netdev_exists(ifname))
+    returned = interface_state(ifname)
+    assert returned["sysctls"]["net.ipv4.conf.rp_filter"] == "0" and returned["neighbours"] == []
+    assert returned != state
+    ok(run_plugin(plugin, "DEL", conf, netns=netns_path(pod)))
+    wait_for_view(ifname, before)
+    assert interface_state(ifname) == state
+    assert state_records(tmp_path / "state") == []
