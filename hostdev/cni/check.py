@@ -126,7 +126,7 @@ class _Cidr:
 def status(conf: PluginConfig, ipam: IpamPlugin | None = None) -> None:
     """Ready when the state directory is usable, netlink answers (else code 50) and the IPAM
     plugin's STATUS succeeds (its error is ours)."""
-    from hostdev.cni.state import StateError, open_secure_root
+    from hostdev.cni.securedir import StateError, open_secure_root
     import os
 
     try:

@@ -26,17 +26,22 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import TracebackType
 
-from .state import (
-    DEFAULT_STATE_DIR,
-    LockTimeout,
-    UnsafePath,
-    StateError,
-    normalize_root,
-    open_secure_root,
-    open_secure_subdir,
-    unsafe_reason,
-    validate_device_id,
-)
+from .names import device_id_problem
+from .securedir import StateError, UnsafePath, checked_name, normalize_root, open_secure_root, open_secure_subdir, unsafe_reason
+
+class LockTimeout(StateError):
+    """A lock was not acquired within its timeout; ``holder_pid`` is advisory (may be None)."""
+
+    def __init__(
+        self, what: str, path: str, waited_s: float, holder_pid: int | None,
+        device_id: str | None = None,
+    ) -> None:
+        holder = f"held by pid {holder_pid}" if holder_pid is not None else "holder unknown"
+        super().__init__(f"timed out after {waited_s:.3f}s waiting for {what} ({path}); {holder}", path)
+        self.device_id = device_id
+        self.waited_s = waited_s
+        self.holder_pid = holder_pid
+
 
 LOCKS_DIR = "locks"
 LOCK_SUFFIX = ".lock"
@@ -160,12 +165,12 @@ def _holder_pid(fd: int) -> int | None:
 class DeviceLock(_FileLock):
     """Exclusive lock on one device, named by its stable identity (e.g. PCI ``0000:03:00.0``).
 
-    Raises InvalidName for an ID ``validate_device_id`` refuses, UnsafePath for a
+    Raises InvalidName for an ID ``device_id_problem`` refuses, UnsafePath for a
     symlinked/foreign lock directory or file, LockTimeout if not acquired within ``timeout_s``.
     """
 
     def __init__(self, root: str, device_id: str, timeout_s: float) -> None:
-        validate_device_id(device_id)
+        checked_name(device_id, device_id_problem, "device ID")
         super().__init__(
             root, device_id + LOCK_SUFFIX, f"the lock on device {device_id}", timeout_s,
             exclusive=True, device_id=device_id,
@@ -181,7 +186,7 @@ class StoreLock(_FileLock):
     """Store-wide lock: exclusive for scans that must see a still store (GC), shared otherwise."""
 
     def __init__(
-        self, root: str = DEFAULT_STATE_DIR, timeout_s: float = 10.0, *, shared: bool = False
+        self, root: str, timeout_s: float = 10.0, *, shared: bool = False
     ) -> None:
         what = "the shared store lock" if shared else "the exclusive store lock"
         super().__init__(root, STORE_LOCK_NAME, what, timeout_s, exclusive=not shared, device_id=None)

@@ -130,7 +130,8 @@ def _as_cni_error(exc: Exception) -> CniError:
 
         transient = exc.errno in (errno.EBUSY, errno.EAGAIN)
         return CniError(TRY_AGAIN_LATER if transient else INTERNAL, "the kernel refused a request", str(exc))
-    from hostdev.cni.state import LockTimeout, StateError
+    from hostdev.cni.lock import LockTimeout
+    from hostdev.cni.securedir import StateError
 
     if isinstance(exc, LockTimeout):
         return CniError(TRY_AGAIN_LATER, "device is busy: another plugin call holds its lock", str(exc))

@@ -26,10 +26,9 @@ Contract with the plugin: a record is JSON data (dict with str keys) and must co
 ``record["device"]["id"]``, the device's stable identity (PCI address, e.g. ``0000:03:00.0``), which
 ``find_by_device`` matches so the plugin can tell whether a device is held by another attachment.
 
-Every operation works relative to directory fds opened with O_DIRECTORY|O_NOFOLLOW; a root or
-subdirectory that is a symlink, not ours or group/world-writable is refused (UnsafePath). Only the
-last component of the root path is checked: its ancestors (``/var/lib/cni``) are the admin's.
-The CNI spec forbids parallel operations for the same container, so per-attachment files need no
+Every directory and file is opened and checked through :mod:`hostdev.cni.securedir` (shared with
+the locks): a symlink, a file not ours or one others can write is refused (UnsafePath), or set
+aside (CorruptState) when it is a state file. The CNI spec forbids parallel operations for the same container, so per-attachment files need no
 lock of their own; devices and whole-store scans are serialised by lock.py.
 """
 
@@ -41,10 +40,14 @@ import os
 import stat
 import time
 from hostdev.cni.names import container_id_problem, device_id_problem, interface_name_problem, network_name_problem
+from hostdev.cni.securedir import InvalidName as InvalidName
+from hostdev.cni.securedir import StateError as StateError
+from hostdev.cni.securedir import UnsafePath as UnsafePath
+from hostdev.cni.securedir import checked_name, normalize_root, open_secure_root, open_secure_subdir, unsafe_reason
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
     from typing import NamedTuple
 else:
     from hostdev._record import NamedTuple
@@ -63,30 +66,13 @@ MAX_STATE_FILE_BYTES = 1 << 20
 MAX_NETWORK_NAME = 200
 MAX_CONTAINER_ID = 200
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 # --- errors -------------------------------------------------------------------------------------
 
 
-class StateError(Exception):
-    """Base of every state-store and lock error; ``path`` names the file or directory involved."""
-
-    def __init__(self, message: str, path: str | None = None) -> None:
-        super().__init__(message)
-        self.path = path
-
-
-class InvalidName(StateError, ValueError):
-    """A network name, container ID, interface name or device ID outside its allowed charset."""
-
-
 class InvalidRecord(StateError, ValueError):
     """A record the store refuses to write (not JSON data, or no ``device.id``)."""
-
-
-class UnsafePath(StateError):
-    """A state/lock directory or lock file that is a symlink, not ours, or writable by others."""
 
 
 class UnsupportedStateVersion(StateError):
@@ -118,49 +104,27 @@ class CorruptState(StateError):
         self.reason = reason
 
 
-class LockTimeout(StateError):
-    """A lock was not acquired within its timeout; ``holder_pid`` is advisory (may be None)."""
-
-    def __init__(
-        self, what: str, path: str, waited_s: float, holder_pid: int | None,
-        device_id: str | None = None,
-    ) -> None:
-        holder = f"held by pid {holder_pid}" if holder_pid is not None else "holder unknown"
-        super().__init__(f"timed out after {waited_s:.3f}s waiting for {what} ({path}); {holder}", path)
-        self.device_id = device_id
-        self.waited_s = waited_s
-        self.holder_pid = holder_pid
-
-
 # --- names --------------------------------------------------------------------------------------
-
-
-def _valid(value: object, problem: Callable[[str], str | None], what: str) -> str:
-    reason = problem(value) if isinstance(value, str) else f"{what} must be a string, got {type(value).__name__}"
-    if reason is not None:
-        raise InvalidName(f"{reason}: {value!r:.80}")
-    assert isinstance(value, str)
-    return value
 
 
 def validate_network_name(name: object) -> str:
     """CNI network name (the spec's charset, as libcni checks it)."""
-    return _valid(name, lambda text: network_name_problem(text, MAX_NETWORK_NAME), "network name")
+    return checked_name(name, lambda text: network_name_problem(text, MAX_NETWORK_NAME), "network name")
 
 
 def validate_container_id(container_id: object) -> str:
     """CNI container ID (same charset as the network name)."""
-    return _valid(container_id, lambda text: container_id_problem(text, MAX_CONTAINER_ID), "container ID")
+    return checked_name(container_id, lambda text: container_id_problem(text, MAX_CONTAINER_ID), "container ID")
 
 
 def validate_device_id(device_id: object) -> str:
     """Stable device identity (PCI address ``0000:03:00.0``, auxiliary device, ``netdev-<name>``)."""
-    return _valid(device_id, device_id_problem, "device ID")
+    return checked_name(device_id, device_id_problem, "device ID")
 
 
 def validate_ifname(ifname: object) -> str:
     """An interface name the plugin accepts (``CNI_IFNAME``'s rules)."""
-    return _valid(ifname, interface_name_problem, "interface name")
+    return checked_name(ifname, interface_name_problem, "interface name")
 
 
 def _is_network_name(name: str) -> bool:
@@ -209,101 +173,6 @@ class Scan(NamedTuple):
 
     records: list[StoredRecord]
     corrupt: list[CorruptState]
-
-
-# --- directories (shared with lock.py) ----------------------------------------------------------
-
-
-def unsafe_reason(st: os.stat_result, *, directory: bool) -> str | None:
-    """Why a state directory, state file or lock file must not be trusted, or None: not the
-    expected kind, not ours, or writable by others."""
-    if directory and not stat.S_ISDIR(st.st_mode):
-        return "not a directory"
-    if not directory and not stat.S_ISREG(st.st_mode):
-        return "not a regular file"
-    if st.st_uid != os.geteuid():
-        return f"owned by uid {st.st_uid}, not by us (uid {os.geteuid()})"
-    if st.st_mode & 0o022:
-        return f"group- or world-writable (mode {stat.S_IMODE(st.st_mode):o})"
-    return None
-
-
-def _check_dir(fd: int, path: str) -> None:
-    problem = unsafe_reason(os.fstat(fd), directory=True)
-    if problem:
-        os.close(fd)
-        raise UnsafePath(f"refusing state directory {path}: it is {problem}", path)
-
-
-def _refusal(exc: OSError, path: str, name: str, parent_fd: int | None) -> StateError:
-    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-        try:
-            is_link = stat.S_ISLNK(os.stat(name, dir_fd=parent_fd, follow_symlinks=False).st_mode)
-        except OSError:
-            is_link = False
-        what = "is a symlink" if is_link else "is not a directory"
-        return UnsafePath(f"refusing state directory {path}: it {what}", path)
-    return StateError(f"cannot open state directory {path}: {exc.strerror}", path)
-
-
-def _open_dir(
-    parent_fd: int | None, name: str, path: str, *, create: bool, sync_fd: int | None
-) -> int | None:
-    try:
-        fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
-    except FileNotFoundError:
-        if not create:
-            return None
-        try:
-            os.mkdir(name, 0o700, dir_fd=parent_fd)
-            if sync_fd is not None:
-                os.fsync(sync_fd)  # make the new directory entry durable before files go in
-        except FileExistsError:
-            pass  # created concurrently; the checks below apply to it all the same
-        except OSError as exc:
-            raise StateError(f"cannot create state directory {path}: {exc.strerror}", path) from exc
-        try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
-        except OSError as exc:
-            raise _refusal(exc, path, name, parent_fd) from exc
-    except OSError as exc:
-        raise _refusal(exc, path, name, parent_fd) from exc
-    _check_dir(fd, path)
-    return fd
-
-
-def open_secure_root(root: str, *, create: bool) -> int | None:
-    """fd of the checked state root (None if absent and not ``create``); caller closes it.
-
-    ``root`` must be normalised (``normalize_root``). Its ancestors are trusted and followed.
-    """
-    parent = os.path.dirname(root)
-    try:
-        if create:
-            os.makedirs(parent, 0o755, exist_ok=True)  # /var/lib/cni may not exist yet
-        parent_fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise StateError(f"cannot open {parent}: {exc.strerror}", parent) from exc
-    try:
-        return _open_dir(parent_fd, os.path.basename(root), root, create=create, sync_fd=parent_fd)
-    finally:
-        os.close(parent_fd)
-
-
-def open_secure_subdir(parent_fd: int, parent_path: str, name: str, *, create: bool) -> int | None:
-    """fd of checked directory ``name`` below ``parent_fd`` (None if absent and not ``create``)."""
-    path = os.path.join(parent_path, name)
-    return _open_dir(parent_fd, name, path, create=create, sync_fd=parent_fd)
-
-
-def normalize_root(root: str) -> str:
-    # A trailing slash would make the kernel follow a symlinked root despite O_NOFOLLOW.
-    normalized = os.path.normpath(os.path.abspath(root))
-    if normalized == "/":
-        raise StateError("the state root cannot be /", root)
-    return normalized
 
 
 # --- file content -------------------------------------------------------------------------------

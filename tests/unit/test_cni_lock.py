@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from hostdev.cni.lock import DeviceLock, StoreLock
-from hostdev.cni.state import InvalidName, LockTimeout, StateError, UnsafePath
+from hostdev.cni.lock import LockTimeout
+from hostdev.cni.state import InvalidName, StateError, UnsafePath
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEVICE = "0000:03:00.0"
