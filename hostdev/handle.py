@@ -15,58 +15,36 @@ from hostdev._netlink.rtnl_tables import (
     AF_INET,
     AF_INET6,
     AF_UNSPEC,
-    IFA,
-    IFADDRMSG,
-    IFINFOMSG,
-    IFLA,
-    NDA,
-    NDMSG,
-    NDTA,
-    NDTMSG,
-    RTA,
-    RTM_DELADDR,
-    RTM_DELNEIGH,
-    RTM_DELROUTE,
-    RTM_GETADDR,
-    RTM_GETLINK,
-    RTM_GETNEIGH,
-    RTM_GETNEIGHTBL,
-    RTM_GETROUTE,
-    RTM_NEWADDR,
-    RTM_NEWLINK,
-    RTM_NEWNEIGH,
-    RTM_NEWROUTE,
-    RTM_SETNEIGHTBL,
+    DELADDR,
+    DELNEIGH,
+    DELROUTE,
+    GETADDR,
+    GETLINK,
+    GETNEIGH,
+    GETNEIGHTBL,
+    GETROUTE,
+    NEWADDR,
+    NEWLINK,
+    NEWNEIGH,
+    NEWROUTE,
     RTMGRP_LINK,
-    RTMSG,
+    SETNEIGHTBL,
 )
 from hostdev._netlink.rtnl_addr import Address
 from hostdev._netlink.rtnl_link import Link
 from hostdev._netlink.rtnl_neigh import NeighParms, Neighbour
 from hostdev._netlink.rtnl_route import Route
-from hostdev._netlink.socket import NetlinkSocket, Request
+from hostdev._netlink.socket import NetlinkSocket
 from hostdev._netlink.wire import NETLINK_ROUTE, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE
 from hostdev.errors import LinkNotFound, NetlinkError
 from hostdev.netns import NetNS, socket_in
 
+if TYPE_CHECKING:
+    from hostdev._netlink.attrs import Operation
+    from hostdev._netlink.socket import Decoder, T
+
 _ENODEV = 19
 _ENOENT = 2
-
-
-def _link_req(name: str) -> Request:
-    return Request(name, IFINFOMSG.size, IFLA)
-
-
-def _addr_req(name: str) -> Request:
-    return Request(name, IFADDRMSG.size, IFA)
-
-
-def _route_req(name: str) -> Request:
-    return Request(name, RTMSG.size, RTA)
-
-
-def _neigh_req(name: str) -> Request:
-    return Request(name, NDMSG.size, NDA)
 
 
 class Handle:
@@ -85,10 +63,16 @@ class Handle:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _do(self, op: Operation, body: bytes, detail: str, *, flags: int = 0, decode: Decoder[T] | None = None) -> list[T]:
+        return self.sock.request(op.type, body, op.request(detail), flags=flags, decode=decode)
+
+    def _dump(self, op: Operation, body: bytes, detail: str, decode: Decoder[T]) -> list[T]:
+        return self.sock.dump(op.type, body, op.request(detail), decode)
+
     # --- links ---
     def links(self) -> list[Link]:
         """``ip link show``"""
-        return self.sock.dump(RTM_GETLINK, rtnl_link.dump_links_body(), _link_req("RTM_GETLINK dump"), rtnl_link.decode_link)
+        return self._dump(GETLINK, rtnl_link.dump_links_body(), "dump", rtnl_link.decode_link)
 
     def link(self, *, name: str | None = None, index: int | None = None, mac: str | None = None, altname: str | None = None) -> Link:
         """``ip link show dev NAME`` (or by ifindex, MAC or alternative name); LinkNotFound if absent."""
@@ -103,7 +87,7 @@ class Handle:
             raise ValueError("link(): give name, index, mac or altname")
         body = rtnl_link.get_link_body(index=index or 0, name=name, altname=altname)
         try:
-            found = self.sock.request(RTM_GETLINK, body, _link_req(f"RTM_GETLINK {what}"), decode=rtnl_link.decode_link)
+            found = self._do(GETLINK, body, what, decode=rtnl_link.decode_link)
         except NetlinkError as exc:
             if exc.errno == _ENODEV:
                 raise LinkNotFound(f"no link with {what}") from exc
@@ -150,7 +134,7 @@ class Handle:
     ) -> None:
         """``ip link set dev X [name N] [mtu M] [address A] [alias S] [up|down]``"""
         body = rtnl_link.set_link_body(index, name=name, mtu=mtu, mac=mac, alias=alias, up=up)
-        self.sock.request(RTM_NEWLINK, body, _link_req(f"RTM_NEWLINK ifindex={index}"))
+        self._do(NEWLINK, body, f"ifindex={index}")
 
     def move_link(self, index: int, target: NetNS, *, name: str | None = None) -> None:
         """``ip link set dev X netns NS [name N]``: the move and the optional rename are one request.
@@ -159,24 +143,24 @@ class Handle:
         change in the target, so look it up there afterwards (see :func:`hostdev.move_link`).
         """
         body = rtnl_link.set_link_body(index, netns_fd=target.fd, name=name)
-        self.sock.request(RTM_NEWLINK, body, _link_req(f"RTM_NEWLINK ifindex={index} netns={target.path}"))
+        self._do(NEWLINK, body, f"ifindex={index} netns={target.path}")
 
     # --- addresses ---
     def addresses(self, index: int, family: int = AF_UNSPEC) -> list[Address]:
         """``ip addr show dev X``, filtered by the kernel to that link, in the kernel's order."""
         body = rtnl_addr.dump_addresses_body(family, index)
-        return self.sock.dump(RTM_GETADDR, body, _addr_req(f"RTM_GETADDR ifindex={index}"), rtnl_addr.decode_address)
+        return self._dump(GETADDR, body, f"ifindex={index}", rtnl_addr.decode_address)
 
     def add_address(self, index: int, addr: Address, *, replace: bool = False) -> None:
         """``ip addr add`` (EEXIST if present) or, with ``replace``, ``ip addr replace``."""
         flags = NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL)
         body = rtnl_addr.address_body(addr, index)
-        self.sock.request(RTM_NEWADDR, body, _addr_req(f"RTM_NEWADDR {addr.cidr} ifindex={index}"), flags=flags)
+        self._do(NEWADDR, body, f"{addr.cidr} ifindex={index}", flags=flags)
 
     def delete_address(self, index: int, addr: Address) -> None:
         """``ip addr del ADDR/LEN dev X``"""
         body = rtnl_addr.address_body(addr, index, for_delete=True)
-        self.sock.request(RTM_DELADDR, body, _addr_req(f"RTM_DELADDR {addr.cidr} ifindex={index}"))
+        self._do(DELADDR, body, f"{addr.cidr} ifindex={index}")
 
     # --- routes ---
     def routes(
@@ -189,7 +173,7 @@ class Handle:
         for family in families:
             body = rtnl_route.dump_routes_body(family, oif=index, table=table)
             try:
-                found += [r for r in self.sock.dump(RTM_GETROUTE, body, _route_req(f"RTM_GETROUTE ifindex={index}"), decode) if r]
+                found += [r for r in self._dump(GETROUTE, body, f"ifindex={index}", decode) if r]
             except NetlinkError as exc:
                 # A family-specific dump of a table the family never created fails with ENOENT
                 # ("FIB table does not exist"): that table simply holds none of our routes.
@@ -201,45 +185,42 @@ class Handle:
         """``ip route add|replace ... dev X``"""
         flags = NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL)
         body = rtnl_route.route_body(route, index)
-        self.sock.request(RTM_NEWROUTE, body, _route_req(f"RTM_NEWROUTE {route.destination} ifindex={index}"), flags=flags)
+        self._do(NEWROUTE, body, f"{route.destination} ifindex={index}", flags=flags)
 
     def delete_route(self, index: int, route: Route) -> None:
         """``ip route del ... dev X``"""
         body = rtnl_route.route_body(route, index, for_delete=True)
-        self.sock.request(RTM_DELROUTE, body, _route_req(f"RTM_DELROUTE {route.destination} ifindex={index}"))
+        self._do(DELROUTE, body, f"{route.destination} ifindex={index}")
 
     # --- neighbours ---
     def neighbours(self, index: int, family: int = AF_UNSPEC, *, proxy: bool = False) -> list[Neighbour]:
         """``ip neigh show dev X`` (with ``proxy``: ``ip neigh show proxy dev X``), filtered in
         the kernel to that link; every state, not only permanent entries."""
         body = rtnl_neigh.dump_neighbours_body(family, index, proxy=proxy)
-        what = _neigh_req(f"RTM_GETNEIGH ifindex={index}{' proxy' if proxy else ''}")
-        return self.sock.dump(RTM_GETNEIGH, body, what, rtnl_neigh.decode_neighbour)
+        return self._dump(GETNEIGH, body, f"ifindex={index}{' proxy' if proxy else ''}", rtnl_neigh.decode_neighbour)
 
     def add_neighbour(self, index: int, neigh: Neighbour, *, replace: bool = False) -> None:
         """``ip neigh add`` (EEXIST if present) or, with ``replace``, ``ip neigh replace``:
         ``[proxy] ADDR [lladdr L] nud STATE [router] [protocol P] dev X``."""
         flags = NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL)
         body = rtnl_neigh.neighbour_body(neigh, index)
-        self.sock.request(RTM_NEWNEIGH, body, _neigh_req(f"RTM_NEWNEIGH {neigh.address} ifindex={index}"), flags=flags)
+        self._do(NEWNEIGH, body, f"{neigh.address} ifindex={index}", flags=flags)
 
     def delete_neighbour(self, index: int, neigh: Neighbour) -> None:
         """``ip neigh del [proxy] ADDR dev X``"""
         body = rtnl_neigh.neighbour_body(neigh, index, for_delete=True)
-        self.sock.request(RTM_DELNEIGH, body, _neigh_req(f"RTM_DELNEIGH {neigh.address} ifindex={index}"))
+        self._do(DELNEIGH, body, f"{neigh.address} ifindex={index}")
 
     # --- neighbour-table parameters ---
     def neigh_parms(self, index: int) -> list[NeighParms]:
         """``ip ntable show dev X``: the link's parameters in each neighbour table (ARP, ND);
         ``index`` 0: the tables' own (default) parameters."""
-        what = Request(f"RTM_GETNEIGHTBL ifindex={index}", NDTMSG.size, NDTA)
         body = rtnl_neigh.dump_neigh_tables_body(AF_UNSPEC)
-        found = self.sock.dump(RTM_GETNEIGHTBL, body, what, lambda buf, msg: rtnl_neigh.decode_neigh_parms(buf, msg, index))
+        found = self._dump(GETNEIGHTBL, body, f"ifindex={index}", lambda buf, msg: rtnl_neigh.decode_neigh_parms(buf, msg, index))
         return [p for p in found if p is not None]
 
     def set_neigh_parms(self, index: int, family: int, values: Iterable[tuple[str, int]]) -> None:
         """``ip ntable change name arp_cache|ndisc_cache dev X PARM VALUE …`` (names as in
         :data:`hostdev._netlink.rtnl_neigh.PARM_NAMES`, times in ms)."""
         body = rtnl_neigh.set_neigh_parms_body(family, index, values)
-        what = Request(f"RTM_SETNEIGHTBL family={family} ifindex={index}", NDTMSG.size, NDTA)
-        self.sock.request(RTM_SETNEIGHTBL, body, what, flags=NLM_F_REPLACE)
+        self._do(SETNEIGHTBL, body, f"family={family} ifindex={index}", flags=NLM_F_REPLACE)

@@ -22,7 +22,7 @@ from hostdev.netns import NetNS, entered, socket_in
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hostdev._netlink.rdma_codec import NetnsModeName, RdmaDevice, RdmaPort, RdmaSystem
-    from hostdev._netlink.socket import NetlinkSocket, Request
+    from hostdev._netlink.socket import NetlinkSocket
 
 
 def rdma_available(netns: NetNS | None = None) -> bool:
@@ -59,13 +59,6 @@ def netdev_rdma(ifindex: int, netns: NetNS | None = None) -> NetdevRdma | None:
     with RdmaHandle(netns) as handle:
         mode = str(handle.system().netns_mode)
         return NetdevRdma(mode, tuple(d.name for d in rdma_devices_of_netdev(handle, ifindex=ifindex)))
-
-
-def _req(name: str) -> Request:
-    from hostdev._netlink.rdma_tables import NLDEV
-    from hostdev._netlink.socket import Request
-
-    return Request(name, 0, NLDEV)  # RDMA netlink has no family header
 
 
 def _open_socket(netns: NetNS | None) -> NetlinkSocket:
@@ -114,7 +107,7 @@ class RdmaHandle:
         """``rdma dev show``: the devices visible from this handle's netns."""
         from hostdev._netlink import rdma_codec as codec
 
-        return self.sock.dump(codec.NLDEV_GET, codec.dump_devices_body(), _req("RDMA_NLDEV_CMD_GET dump"), codec.decode_device)
+        return self.sock.dump(codec.DEV_GET.type, codec.dump_devices_body(), codec.DEV_GET.request("dump"), codec.decode_device)
 
     def device(self, *, index: int | None = None, name: str | None = None) -> RdmaDevice:
         """``rdma dev show DEV``, by index or name; RdmaDeviceNotFound if not visible here."""
@@ -132,7 +125,7 @@ class RdmaHandle:
         assert index is not None
         body = codec.get_device_body(index)
         try:
-            found = self.sock.request(codec.NLDEV_GET, body, _req(f"RDMA_NLDEV_CMD_GET index={index}"), decode=codec.decode_device)
+            found = self.sock.request(codec.DEV_GET.type, body, codec.DEV_GET.request(f"index={index}"), decode=codec.decode_device)
         except NetlinkError as exc:
             raise rdma_errors.explain_lookup_error(exc, index) from exc
         if not found:
@@ -168,9 +161,9 @@ class RdmaHandle:
         from hostdev._netlink import rdma_codec as codec
 
         body = codec.get_port_body(dev_index, port_index)
-        what = _req(f"RDMA_NLDEV_CMD_PORT_GET index={dev_index} port={port_index}")
+        what = codec.PORT_GET.request(f"index={dev_index} port={port_index}")
         try:
-            found = self.sock.request(codec.NLDEV_PORT_GET, body, what, decode=codec.decode_port)
+            found = self.sock.request(codec.PORT_GET.type, body, what, decode=codec.decode_port)
         except NetlinkError as exc:
             raise rdma_errors.explain_lookup_error(exc, dev_index) from exc
         if not found:
@@ -182,9 +175,9 @@ class RdmaHandle:
         from hostdev._netlink import rdma_codec as codec
 
         body = codec.dump_ports_body(dev_index)
-        what = _req(f"RDMA_NLDEV_CMD_PORT_GET dump index={dev_index}")
+        what = codec.PORT_GET.request(f"dump index={dev_index}")
         try:
-            return self.sock.dump(codec.NLDEV_PORT_GET, body, what, codec.decode_port)
+            return self.sock.dump(codec.PORT_GET.type, body, what, codec.decode_port)
         except NetlinkError as exc:
             raise rdma_errors.explain_lookup_error(exc, dev_index) from exc
 
@@ -193,7 +186,7 @@ class RdmaHandle:
         """``rdma system show``"""
         from hostdev._netlink import rdma_codec as codec
 
-        found = self.sock.request(codec.NLDEV_SYS_GET, codec.sys_get_body(), _req("RDMA_NLDEV_CMD_SYS_GET"), decode=codec.decode_system)
+        found = self.sock.request(codec.SYS_GET.type, codec.sys_get_body(), codec.SYS_GET.request(), decode=codec.decode_system)
         if not found:
             raise NetlinkError(errno.ENODATA, "RDMA_NLDEV_CMD_SYS_GET", "the kernel sent no reply before its ACK")
         return found[0]
@@ -204,9 +197,9 @@ class RdmaHandle:
         from hostdev._netlink import rdma_codec as codec
 
         body = codec.set_netns_mode_body(mode)
-        what = _req(f"RDMA_NLDEV_CMD_SYS_SET netns={('exclusive', 'shared')[codec.netns_mode_value(mode)]}")  # 0, 1
+        what = codec.SYS_SET.request(f"netns={('exclusive', 'shared')[codec.netns_mode_value(mode)]}")  # 0, 1
         try:
-            self.sock.request(codec.NLDEV_SYS_SET, body, what)
+            self.sock.request(codec.SYS_SET.type, body, what)
         except NetlinkError as exc:
             raise rdma_errors.explain_mode_error(exc) from exc
 
@@ -221,13 +214,13 @@ class RdmaHandle:
         from hostdev._netlink import rdma_codec as codec
 
         body = codec.move_device_body(index, target.fd)
-        what = _req(f"RDMA_NLDEV_CMD_SET index={index} netns={target.path}")
+        what = codec.DEV_SET.request(f"index={index} netns={target.path}")
         try:
             if self.netns is None:
-                self.sock.request(codec.NLDEV_SET, body, what)
+                self.sock.request(codec.DEV_SET.type, body, what)
             else:
                 with entered(self.netns):
-                    self.sock.request(codec.NLDEV_SET, body, what)
+                    self.sock.request(codec.DEV_SET.type, body, what)
         except NetlinkError as exc:
             raise rdma_errors.explain_move_error(exc, index) from exc
 
@@ -238,7 +231,7 @@ class RdmaHandle:
 
         body = codec.rename_device_body(index, name)
         try:
-            self.sock.request(codec.NLDEV_SET, body, _req(f"RDMA_NLDEV_CMD_SET index={index} name={name}"))
+            self.sock.request(codec.DEV_SET.type, body, codec.DEV_SET.request(f"index={index} name={name}"))
         except NetlinkError as exc:
             raise rdma_errors.explain_rename_error(exc, index) from exc
 

@@ -1,8 +1,11 @@
-"""Declarative attribute tables: the wire format as data.
+"""Declarative tables: the wire format as data, after the kernel's YNL specs.
 
 A family's attributes are an :class:`AttrSet` of :class:`Attr` rows (number, name, kind), so
 adding an attribute is one line. Decoding walks the attributes once and converts only the
-numbers the caller asks for; everything else is skipped by length without being copied.
+numbers the caller asks for; everything else is skipped by length without being copied. A
+family's requests are :class:`Operation` rows (message type, name, fixed header, attribute set):
+handles build requests from them, and a refusal is explained with them (the attribute the kernel
+points at is named from the operation's set).
 """
 
 from __future__ import annotations
@@ -66,6 +69,32 @@ class Attr(NamedTuple):
     name: str
     kind: int  # a Kind
     nested: AttrSet | None = None
+
+
+class Request:
+    """What was sent, kept only to explain a refusal: its name, family header size and table."""
+
+    __slots__ = ("name", "header_size", "table")
+
+    def __init__(self, name: str, header_size: int, table: AttrSet | None) -> None:
+        self.name = name
+        self.header_size = header_size
+        self.table = table
+
+
+class Operation(NamedTuple):
+    """One request of a family, as YNL describes it: message type, name, the fixed family header
+    (None: RDMA netlink has none) and the attribute set of its body."""
+
+    type: int
+    name: str
+    header: struct.Struct | None
+    attrs: AttrSet
+
+    def request(self, detail: str = "") -> Request:
+        """This operation on one object (``detail``, e.g. ``ifindex=7``), for error messages."""
+        name = f"{self.name} {detail}" if detail else self.name
+        return Request(name, self.header.size if self.header is not None else 0, self.attrs)
 
 
 class AttrSet:

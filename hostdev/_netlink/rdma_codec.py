@@ -34,12 +34,12 @@ from hostdev._netlink.rdma_tables import (
     rdma_nl_get_client,
     rdma_nl_get_op,
 )
-# The message types the requests below go out as, for callers that import only the codec.
-from hostdev._netlink.rdma_tables import NLDEV_GET as NLDEV_GET
-from hostdev._netlink.rdma_tables import NLDEV_PORT_GET as NLDEV_PORT_GET
-from hostdev._netlink.rdma_tables import NLDEV_SET as NLDEV_SET
-from hostdev._netlink.rdma_tables import NLDEV_SYS_GET as NLDEV_SYS_GET
-from hostdev._netlink.rdma_tables import NLDEV_SYS_SET as NLDEV_SYS_SET
+# The operations the requests below go out as, for callers that import only the codec.
+from hostdev._netlink.rdma_tables import DEV_GET as DEV_GET
+from hostdev._netlink.rdma_tables import DEV_SET as DEV_SET
+from hostdev._netlink.rdma_tables import PORT_GET as PORT_GET
+from hostdev._netlink.rdma_tables import SYS_GET as SYS_GET
+from hostdev._netlink.rdma_tables import SYS_SET as SYS_SET
 from hostdev._netlink.wire import MessageHeader
 from hostdev.errors import DecodeError
 

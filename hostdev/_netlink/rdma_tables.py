@@ -13,7 +13,7 @@ installed header has them.
 from __future__ import annotations
 
 
-from hostdev._netlink.attrs import Attr, AttrSet, Kind, value_names
+from hostdev._netlink.attrs import Attr, AttrSet, Kind, Operation, value_names
 
 # --- clients (the anonymous first enum of rdma_netlink.h) ---
 RDMA_NL_IWCM = 2
@@ -91,14 +91,6 @@ NLDEV_SET = rdma_nl_get_type(RDMA_NL_NLDEV, RDMA_NLDEV_CMD_SET)  # 0x1402
 NLDEV_PORT_GET = rdma_nl_get_type(RDMA_NL_NLDEV, RDMA_NLDEV_CMD_PORT_GET)  # 0x1405
 NLDEV_SYS_GET = rdma_nl_get_type(RDMA_NL_NLDEV, RDMA_NLDEV_CMD_SYS_GET)  # 0x1406
 NLDEV_SYS_SET = rdma_nl_get_type(RDMA_NL_NLDEV, RDMA_NLDEV_CMD_SYS_SET)  # 0x1407
-
-MESSAGE_NAMES = {
-    NLDEV_GET: "RDMA_NLDEV_CMD_GET",
-    NLDEV_SET: "RDMA_NLDEV_CMD_SET",
-    NLDEV_PORT_GET: "RDMA_NLDEV_CMD_PORT_GET",
-    NLDEV_SYS_GET: "RDMA_NLDEV_CMD_SYS_GET",
-    NLDEV_SYS_SET: "RDMA_NLDEV_CMD_SYS_SET",
-}
 
 IB_DEVICE_NAME_MAX = 64  # include/rdma/ib_verbs.h; the kernel keeps at most 63 bytes + NUL
 
@@ -266,3 +258,13 @@ NLDEV = AttrSet("RDMA_NLDEV_", [
 ])  # fmt: skip
 
 NEWER_UAPI_ATTRS = frozenset(range(96, 104))
+
+
+# --- operations: the requests RdmaHandle builds (no family header: attributes follow nlmsghdr) ---
+DEV_GET = Operation(NLDEV_GET, "RDMA_NLDEV_CMD_GET", None, NLDEV)
+DEV_SET = Operation(NLDEV_SET, "RDMA_NLDEV_CMD_SET", None, NLDEV)
+PORT_GET = Operation(NLDEV_PORT_GET, "RDMA_NLDEV_CMD_PORT_GET", None, NLDEV)
+SYS_GET = Operation(NLDEV_SYS_GET, "RDMA_NLDEV_CMD_SYS_GET", None, NLDEV)
+SYS_SET = Operation(NLDEV_SYS_SET, "RDMA_NLDEV_CMD_SYS_SET", None, NLDEV)
+
+MESSAGE_NAMES = {op.type: op.name for op in (DEV_GET, DEV_SET, PORT_GET, SYS_GET, SYS_SET)}

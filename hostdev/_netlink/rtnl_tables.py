@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 else:  # struct.py only re-exports the C module: one module less per plugin exec
     import _struct as struct
 
-from hostdev._netlink.attrs import Attr, AttrSet, Kind
+from hostdev._netlink.attrs import Attr, AttrSet, Kind, Operation
 
 # --- message types ---
 RTM_NEWLINK = 16
@@ -330,3 +330,19 @@ NDTA = AttrSet("NDTA_", [
     Attr(8, "GC_INTERVAL", U64),
     Attr(9, "PAD", Kind.PAD),
 ])  # fmt: skip
+
+
+# --- operations: the requests handles build (message type, name, family header, attributes) ---
+GETLINK = Operation(RTM_GETLINK, "RTM_GETLINK", IFINFOMSG, IFLA)
+NEWLINK = Operation(RTM_NEWLINK, "RTM_NEWLINK", IFINFOMSG, IFLA)
+GETADDR = Operation(RTM_GETADDR, "RTM_GETADDR", IFADDRMSG, IFA)
+NEWADDR = Operation(RTM_NEWADDR, "RTM_NEWADDR", IFADDRMSG, IFA)
+DELADDR = Operation(RTM_DELADDR, "RTM_DELADDR", IFADDRMSG, IFA)
+GETROUTE = Operation(RTM_GETROUTE, "RTM_GETROUTE", RTMSG, RTA)
+NEWROUTE = Operation(RTM_NEWROUTE, "RTM_NEWROUTE", RTMSG, RTA)
+DELROUTE = Operation(RTM_DELROUTE, "RTM_DELROUTE", RTMSG, RTA)
+GETNEIGH = Operation(RTM_GETNEIGH, "RTM_GETNEIGH", NDMSG, NDA)
+NEWNEIGH = Operation(RTM_NEWNEIGH, "RTM_NEWNEIGH", NDMSG, NDA)
+DELNEIGH = Operation(RTM_DELNEIGH, "RTM_DELNEIGH", NDMSG, NDA)
+GETNEIGHTBL = Operation(RTM_GETNEIGHTBL, "RTM_GETNEIGHTBL", NDTMSG, NDTA)
+SETNEIGHTBL = Operation(RTM_SETNEIGHTBL, "RTM_SETNEIGHTBL", NDTMSG, NDTA)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     T = TypeVar("T")
     Decoder = Callable[[memoryview, MessageHeader], T]
 
-from hostdev._netlink.attrs import AttrSet
+from hostdev._netlink.attrs import Request as Request
 from hostdev._netlink.wire import (
     ATTR_HEADER,
     NETLINK_CAP_ACK,
@@ -45,17 +45,6 @@ from hostdev.errors import DecodeError, DumpInterrupted, NetlinkError
 
 RECV_BUFFER = 64 * 1024  # the kernel sizes dump datagrams to at most 32 KiB; one link can be larger
 DUMP_RETRIES = 8
-
-
-class Request:
-    """What was sent, kept only to explain a refusal: its name, family header size and table."""
-
-    __slots__ = ("name", "header_size", "table")
-
-    def __init__(self, name: str, header_size: int, table: AttrSet | None) -> None:
-        self.name = name
-        self.header_size = header_size
-        self.table = table
 
 
 class NetlinkSocket:
