@@ -176,6 +176,20 @@ def _plain(value: object) -> object:
     return value
 
 
+def typed(value: object, kind: type[T], what: str = "") -> T:
+    """``value`` if it is a ``kind`` (a bool is no int), for reading a record back from JSON;
+    ValueError naming ``what`` otherwise."""
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        prefix = f"{what}: " if what else ""
+        raise ValueError(f"{prefix}expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def optional(value: object, kind: type[T], what: str = "") -> T | None:
+    """:func:`typed`, with None (JSON null, or a key left out) read as absent."""
+    return None if value is None else typed(value, kind, what)
+
+
 class _NamedTupleMeta(type):
     """``class X(NamedTuple): a: int`` as a tuple subclass with one property per field, without
     ``typing`` nor ``collections`` (``collections.namedtuple`` imports seven modules and compiles

@@ -14,7 +14,7 @@ permanent and proxy neighbours.
 from __future__ import annotations
 
 import errno
-from hostdev._record import field, fields, record
+from hostdev._record import field, fields, optional, record, typed
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Iterable
@@ -89,19 +89,19 @@ class LinkSnapshot:
         """Rebuild from :meth:`to_dict` output; ValueError on anything malformed."""
         try:
             return cls(
-                name=_typed(data["name"], str),
-                index=_typed(data["index"], int),
-                mac=_opt(data.get("mac"), str),
-                perm_mac=_opt(data.get("perm_mac"), str),
-                mtu=_opt(data.get("mtu"), int),
-                up=_typed(data["up"], bool),
-                alias=_opt(data.get("alias"), str),
-                altnames=tuple(_typed(n, str) for n in data.get("altnames", [])),
+                name=typed(data["name"], str),
+                index=typed(data["index"], int),
+                mac=optional(data.get("mac"), str),
+                perm_mac=optional(data.get("perm_mac"), str),
+                mtu=optional(data.get("mtu"), int),
+                up=typed(data["up"], bool),
+                alias=optional(data.get("alias"), str),
+                altnames=tuple(typed(n, str) for n in data.get("altnames", [])),
                 addresses=tuple(_record_from_dict(Address, a) for a in data.get("addresses", [])),
                 routes=tuple(_record_from_dict(Route, r) for r in data.get("routes", [])),
-                kind=_opt(data.get("kind"), str),
-                parent_dev_name=_opt(data.get("parent_dev_name"), str),
-                parent_bus_name=_opt(data.get("parent_bus_name"), str),
+                kind=optional(data.get("kind"), str),
+                parent_dev_name=optional(data.get("parent_dev_name"), str),
+                parent_bus_name=optional(data.get("parent_bus_name"), str),
                 skipped_routes=tuple(_record_from_dict(Route, r) for r in data.get("skipped_routes", [])),
                 conf=None if data.get("conf") is None else InterfaceConf.from_dict(data["conf"]),
                 neighbours=_neighbours_from(data.get("neighbours")),
@@ -143,16 +143,6 @@ def _record_from_dict(cls: type[Any], data: Any) -> Any:
             raise ValueError(f"malformed {cls.__name__}.{name}")
         kwargs[name] = value
     return cls(**kwargs)
-
-
-def _typed(value: Any, kind: type[Any]) -> Any:
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ValueError(f"expected {kind.__name__}, got {type(value).__name__}")
-    return value
-
-
-def _opt(value: Any, kind: type[Any]) -> Any:
-    return None if value is None else _typed(value, kind)
 
 
 # --- what is ours to restore ---

@@ -69,6 +69,53 @@ class Attr(NamedTuple):
     name: str
     kind: int  # a Kind
     nested: AttrSet | None = None
+    multi: bool = False  # may repeat (YNL's multi-attr): decoded as a tuple of every value
+
+
+class Attrs(dict[int, object]):
+    """Decoded attributes by number, as :meth:`AttrSet.decode` returns them, read by type: a
+    value of another type than the one asked for reads as absent, like a missing attribute, and
+    an empty string as no string (the kernel sends unset names empty)."""
+
+    __slots__ = ("table",)
+    table: AttrSet  # set by decode(): an __init__ would cost every message a Python call
+
+    def integer(self, number: int) -> int | None:
+        value = self.get(number)
+        return value if isinstance(value, int) else None
+
+    def boolean(self, number: int) -> bool | None:
+        value = self.get(number)
+        return bool(value) if isinstance(value, int) else None
+
+    def text(self, number: int) -> str | None:
+        value = self.get(number)
+        return value if isinstance(value, str) and value else None
+
+    def texts(self, number: int) -> tuple[str, ...]:
+        """Every string of a ``multi`` attribute, in the order the kernel sent them."""
+        values = self.get(number, ())
+        return tuple(v for v in values if isinstance(v, str)) if isinstance(values, tuple) else ()
+
+    def binary(self, number: int) -> bytes | None:
+        value = self.get(number)
+        return value if isinstance(value, bytes) else None
+
+    def nest(self, number: int) -> Attrs | None:
+        value = self.get(number)
+        return value if isinstance(value, Attrs) else None
+
+    def required_integer(self, number: int, what: str) -> int:
+        value = self.integer(number)
+        if value is None:
+            raise DecodeError(f"{what} without {self.table.describe(number)}")
+        return value
+
+    def required_text(self, number: int, what: str) -> str:
+        value = self.get(number)
+        if not isinstance(value, str):
+            raise DecodeError(f"{what} without {self.table.describe(number)}")
+        return value
 
 
 class Request:
@@ -100,7 +147,7 @@ class Operation(NamedTuple):
 class AttrSet:
     """The attributes of one family or nest, addressable by number and by name."""
 
-    __slots__ = ("prefix", "by_number", "by_name", "_decoders")
+    __slots__ = ("prefix", "by_number", "by_name", "_decoders", "_multi")
 
     def __init__(self, prefix: str, attrs: Iterable[Attr]) -> None:
         self.prefix = prefix  # the C prefix, e.g. "IFLA_": prefix + name is the header's macro
@@ -110,6 +157,7 @@ class AttrSet:
         # and a call, never a comparison chain; built on the first decode, not at import: most
         # sets are never decoded in a given plugin exec.
         self._decoders: dict[int, Callable[[Buffer, int, int], object]] | None = None
+        self._multi: dict[int, Callable[[Buffer, int, int], object]] = {}
         for attr in attrs:
             if attr.number in self.by_number or attr.name in self.by_name:
                 raise ValueError(f"duplicate attribute {prefix}{attr.name} ({attr.number})")
@@ -117,9 +165,13 @@ class AttrSet:
             self.by_name[attr.name] = attr
 
     def _build_decoders(self) -> dict[int, Callable[[Buffer, int, int], object]]:
+        # The repeating attributes get decoders of their own, looked at only when the main table
+        # has none for a number: a single-valued attribute pays nothing for them.
         prefix = self.prefix
-        self._decoders = {number: _value_decoder(f"{prefix}{attr.name}", attr) for number, attr in self.by_number.items()}
-        return self._decoders
+        built = {number: _value_decoder(f"{prefix}{attr.name}", attr) for number, attr in self.by_number.items()}
+        self._multi = {number: built.pop(number) for number, attr in self.by_number.items() if attr.multi}
+        self._decoders = built
+        return built
 
     def __getitem__(self, name: str) -> int:
         return self.by_name[name].number
@@ -131,18 +183,21 @@ class AttrSet:
     # --- decoding ---
     def decode(
         self, buf: Buffer, start: int, end: int, wanted: frozenset[int] | None = None
-    ) -> dict[int, object]:
-        """Attribute number -> decoded value, for the attributes in ``wanted`` (all known if None).
+    ) -> Attrs:
+        """Attribute number -> decoded value, for the attributes in ``wanted`` (all known if None);
+        a ``multi`` attribute's values as a tuple.
 
         Unknown numbers are skipped by length, without copying; a known attribute whose payload
         has the wrong size raises :class:`DecodeError` naming it. (The walk is
         :func:`~hostdev._netlink.wire.iter_attrs` inlined: this loop runs for every attribute of
         every message, and a generator costs more than the work.)
         """
-        values: dict[int, object] = {}
+        values = Attrs()
+        values.table = self
         decoders = self._decoders
         if decoders is None:
             decoders = self._build_decoders()
+        multi = self._multi
         unpack_header = ATTR_HEADER.unpack_from
         offset = start
         while end - offset >= NLA_HDRLEN:
@@ -154,6 +209,9 @@ class AttrSet:
                 decoder = decoders.get(number)
                 if decoder is not None:
                     values[number] = decoder(buf, offset + NLA_HDRLEN, offset + length)
+                elif number in multi:
+                    value = multi[number](buf, offset + NLA_HDRLEN, offset + length)
+                    values[number] = values.get(number, ()) + (value,)  # type: ignore[operator]
             offset += (length + 3) & ~3
         return values
 

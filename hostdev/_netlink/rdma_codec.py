@@ -185,54 +185,25 @@ def _check_type(msg: MessageHeader, ops: tuple[int, ...], what: str) -> None:
         raise DecodeError(f"{what}: unexpected message type {msg.type:#x}")
 
 
-def _int(attrs: dict[int, object], number: int, what: str) -> int:
-    value = attrs.get(number)
-    if not isinstance(value, int):
-        raise DecodeError(f"{what} without {NLDEV.describe(number)}")
-    return value
-
-
-def _str(attrs: dict[int, object], number: int, what: str) -> str:
-    value = attrs.get(number)
-    if not isinstance(value, str):
-        raise DecodeError(f"{what} without {NLDEV.describe(number)}")
-    return value
-
-
-def _opt_int(attrs: dict[int, object], number: int) -> int | None:
-    value = attrs.get(number)
-    return value if isinstance(value, int) else None
-
-
-def _opt_str(attrs: dict[int, object], number: int) -> str | None:
-    value = attrs.get(number)
-    return value if isinstance(value, str) and value else None
-
-
-def _opt_bool(attrs: dict[int, object], number: int) -> bool | None:
-    value = attrs.get(number)
-    return bool(value) if isinstance(value, int) else None
-
-
 def decode_device(buf: Buffer, msg: MessageHeader) -> RdmaDevice:
     """A ``RDMA_NLDEV_CMD_GET`` reply (dump or by index)."""
     _check_type(msg, (RDMA_NLDEV_CMD_GET,), "RDMA device")
     attrs = NLDEV.decode(buf, msg.payload, msg.end, DEVICE_ATTRS)
     what = "RDMA device"
     return RdmaDevice(
-        index=_int(attrs, _DEV_INDEX, what),
-        name=_str(attrs, _DEV_NAME, what),
-        port_count=_int(attrs, _PORT_INDEX, what),
-        node_guid=_int(attrs, _NODE_GUID, what),
-        sys_image_guid=_int(attrs, _SYS_IMAGE_GUID, what),
-        node_type=_int(attrs, _NODE_TYPE, what),
-        cap_flags=_int(attrs, _CAP_FLAGS, what),
-        fw_version=_opt_str(attrs, _FW_VERSION),
-        protocol=_opt_str(attrs, _PROTOCOL),
-        dim=_opt_bool(attrs, _DIM),
-        dev_type=_opt_int(attrs, _DEV_TYPE),
-        parent_name=_opt_str(attrs, _PARENT_NAME),
-        name_assign_type=_opt_int(attrs, _NAME_ASSIGN_TYPE),
+        index=attrs.required_integer(_DEV_INDEX, what),
+        name=attrs.required_text(_DEV_NAME, what),
+        port_count=attrs.required_integer(_PORT_INDEX, what),
+        node_guid=attrs.required_integer(_NODE_GUID, what),
+        sys_image_guid=attrs.required_integer(_SYS_IMAGE_GUID, what),
+        node_type=attrs.required_integer(_NODE_TYPE, what),
+        cap_flags=attrs.required_integer(_CAP_FLAGS, what),
+        fw_version=attrs.text(_FW_VERSION),
+        protocol=attrs.text(_PROTOCOL),
+        dim=attrs.boolean(_DIM),
+        dev_type=attrs.integer(_DEV_TYPE),
+        parent_name=attrs.text(_PARENT_NAME),
+        name_assign_type=attrs.integer(_NAME_ASSIGN_TYPE),
     )
 
 
@@ -243,18 +214,18 @@ def decode_port(buf: Buffer, msg: MessageHeader) -> RdmaPort:
     attrs = NLDEV.decode(buf, msg.payload, msg.end, PORT_ATTRS)
     what = "RDMA port"
     return RdmaPort(
-        dev_index=_int(attrs, _DEV_INDEX, what),
-        dev_name=_str(attrs, _DEV_NAME, what),
-        port_index=_int(attrs, _PORT_INDEX, what),
-        state=_int(attrs, _PORT_STATE, what),
-        phys_state=_int(attrs, _PORT_PHYS_STATE, what),
-        netdev_index=_opt_int(attrs, _NDEV_INDEX),
-        netdev_name=_opt_str(attrs, _NDEV_NAME),
-        cap_flags=_opt_int(attrs, _CAP_FLAGS),
-        subnet_prefix=_opt_int(attrs, _SUBNET_PREFIX),
-        lid=_opt_int(attrs, _LID),
-        sm_lid=_opt_int(attrs, _SM_LID),
-        lmc=_opt_int(attrs, _LMC),
+        dev_index=attrs.required_integer(_DEV_INDEX, what),
+        dev_name=attrs.required_text(_DEV_NAME, what),
+        port_index=attrs.required_integer(_PORT_INDEX, what),
+        state=attrs.required_integer(_PORT_STATE, what),
+        phys_state=attrs.required_integer(_PORT_PHYS_STATE, what),
+        netdev_index=attrs.integer(_NDEV_INDEX),
+        netdev_name=attrs.text(_NDEV_NAME),
+        cap_flags=attrs.integer(_CAP_FLAGS),
+        subnet_prefix=attrs.integer(_SUBNET_PREFIX),
+        lid=attrs.integer(_LID),
+        sm_lid=attrs.integer(_SM_LID),
+        lmc=attrs.integer(_LMC),
     )
 
 
@@ -262,14 +233,14 @@ def decode_system(buf: Buffer, msg: MessageHeader) -> RdmaSystem:
     """A ``RDMA_NLDEV_CMD_SYS_GET`` reply."""
     _check_type(msg, (RDMA_NLDEV_CMD_SYS_GET,), "RDMA system")
     attrs = NLDEV.decode(buf, msg.payload, msg.end, SYSTEM_ATTRS)
-    mode = _int(attrs, _NETNS_MODE, "RDMA system")
+    mode = attrs.required_integer(_NETNS_MODE, "RDMA system")
     if mode not in (NetnsMode.EXCLUSIVE, NetnsMode.SHARED):
         raise DecodeError(f"RDMA system: netns mode {mode} is neither exclusive (0) nor shared (1)")
     return RdmaSystem(
         netns_mode="exclusive" if mode == NetnsMode.EXCLUSIVE else "shared",
-        copy_on_fork=_opt_bool(attrs, _COPY_ON_FORK),
-        privileged_qkey=_opt_bool(attrs, _PRIVILEGED_QKEY),
-        monitor_mode=_opt_bool(attrs, _MONITOR_MODE),
+        copy_on_fork=attrs.boolean(_COPY_ON_FORK),
+        privileged_qkey=attrs.boolean(_PRIVILEGED_QKEY),
+        monitor_mode=attrs.boolean(_MONITOR_MODE),
     )
 
 

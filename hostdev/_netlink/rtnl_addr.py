@@ -25,7 +25,7 @@ from hostdev._netlink.rtnl_tables import (
     IFADDRMSG,
     INFINITY_LIFE_TIME,
 )
-from hostdev._netlink.wire import MessageHeader
+from hostdev._netlink.wire import MessageHeader, family_header
 from hostdev.errors import DecodeError
 
 _ADDRESS = IFA["ADDRESS"]
@@ -72,43 +72,35 @@ class Address:
 
 
 def decode_address(buf: Buffer, msg: MessageHeader) -> Address:
-    start = msg.payload
-    if msg.end - start < IFADDRMSG.size:
-        raise DecodeError(f"address message of {msg.length} bytes is shorter than ifaddrmsg")
-    family, prefixlen, flags8, scope, index = IFADDRMSG.unpack_from(buf, start)
-    attrs = IFA.decode(buf, start + IFADDRMSG.size, msg.end, ADDR_ATTRS)
-    addr = attrs.get(_ADDRESS)
-    local = attrs.get(_LOCAL)
+    family, prefixlen, flags8, scope, index = family_header(buf, msg, IFADDRMSG, "address")
+    attrs = IFA.decode(buf, msg.payload + IFADDRMSG.size, msg.end, ADDR_ATTRS)
+    addr = attrs.binary(_ADDRESS)
+    local = attrs.binary(_LOCAL)
     if family == AF_INET:
         own, other = local if local is not None else addr, addr
     else:
         own, other = (local, addr) if local is not None else (addr, None)
-    if not isinstance(own, bytes):
+    if own is None:
         raise DecodeError(f"address message for ifindex {index} without IFA_ADDRESS/IFA_LOCAL")
-    own_text = ntop(family, own)
-    peer = ntop(family, other) if isinstance(other, bytes) and other != own else None
     valid = preferred = INFINITY_LIFE_TIME
-    cache = attrs.get(_CACHEINFO)
-    if isinstance(cache, bytes) and len(cache) >= IFA_CACHEINFO.size:
+    cache = attrs.binary(_CACHEINFO)
+    if cache is not None and len(cache) >= IFA_CACHEINFO.size:
         preferred, valid, _cstamp, _tstamp = IFA_CACHEINFO.unpack_from(cache)
-    broadcast = attrs.get(_BROADCAST)
-    label = attrs.get(_LABEL)
-    flags = attrs.get(_FLAGS, flags8)
-    metric = attrs.get(_RT_PRIORITY)
-    proto = attrs.get(_PROTO)
+    broadcast = attrs.binary(_BROADCAST)
+    flags = attrs.integer(_FLAGS)
     return Address(
         family=family,
-        address=own_text,
+        address=ntop(family, own),
         prefixlen=prefixlen,
-        peer=peer,
-        broadcast=ntop(family, broadcast) if isinstance(broadcast, bytes) else None,
-        label=label if isinstance(label, str) else None,
+        peer=ntop(family, other) if other is not None and other != own else None,
+        broadcast=ntop(family, broadcast) if broadcast is not None else None,
+        label=attrs.text(_LABEL),
         scope=scope,
-        flags=flags if isinstance(flags, int) else flags8,
+        flags=flags if flags is not None else flags8,
         valid_lft=valid,
         preferred_lft=preferred,
-        metric=metric if isinstance(metric, int) else None,
-        proto=proto if isinstance(proto, int) else None,
+        metric=attrs.integer(_RT_PRIORITY),
+        proto=attrs.integer(_PROTO),
         index=index,
     )
 

@@ -15,11 +15,11 @@ from hostdev._netlink.rtnl_tables import (
     IFF_UP,
     IFINFOMSG,
     IFLA,
+    IFLA_INFO,
     RTEXT_FILTER_SKIP_STATS,
     RTEXT_FILTER_VF,
 )
-from hostdev._netlink.wire import MessageHeader
-from hostdev.errors import DecodeError
+from hostdev._netlink.wire import MessageHeader, family_header
 
 IFNAMSIZ = 16
 IFALIASZ = 256
@@ -44,6 +44,7 @@ _PARENT_DEV_BUS_NAME = IFLA["PARENT_DEV_BUS_NAME"]
 _NUM_VF = IFLA["NUM_VF"]
 _NETNS_IMMUTABLE = IFLA["NETNS_IMMUTABLE"]
 _ALT_IFNAME = IFLA["ALT_IFNAME"]
+_INFO_KIND = IFLA_INFO["KIND"]
 
 LINK_ATTRS = frozenset(
     {_ADDRESS, _IFNAME, _MTU, _MASTER, _OPERSTATE, _LINKINFO, _IFALIAS, _PROP_LIST, _PERM_ADDRESS,
@@ -91,62 +92,30 @@ class Link:
 
 
 def decode_link(buf: Buffer, msg: MessageHeader) -> Link:
-    start = msg.payload
-    if msg.end - start < IFINFOMSG.size:
-        raise DecodeError(f"link message of {msg.length} bytes is shorter than ifinfomsg")
-    _family, arphrd, index, flags, _change = IFINFOMSG.unpack_from(buf, start)
-    attrs = IFLA.decode(buf, start + IFINFOMSG.size, msg.end, LINK_ATTRS)
-    name = attrs.get(_IFNAME)
-    if not isinstance(name, str):
-        raise DecodeError(f"link {index} without IFLA_IFNAME")
-    mac = attrs.get(_ADDRESS)
-    perm = attrs.get(_PERM_ADDRESS)
-    linkinfo = attrs.get(_LINKINFO)
-    kind = linkinfo.get(1) if isinstance(linkinfo, dict) else None
-    props = attrs.get(_PROP_LIST)
-    altnames: tuple[str, ...] = ()
-    if isinstance(props, dict) and _ALT_IFNAME in props:
-        # A nest of repeated ALT_IFNAME attributes: decode() keeps only the last, so re-walk it.
-        altnames = _altnames(buf, start + IFINFOMSG.size, msg.end)
-    immutable = attrs.get(_NETNS_IMMUTABLE)
+    _family, arphrd, index, flags, _change = family_header(buf, msg, IFINFOMSG, "link")
+    attrs = IFLA.decode(buf, msg.payload + IFINFOMSG.size, msg.end, LINK_ATTRS)
+    mac = attrs.binary(_ADDRESS)
+    perm = attrs.binary(_PERM_ADDRESS)
+    linkinfo = attrs.nest(_LINKINFO)
+    props = attrs.nest(_PROP_LIST)
     return Link(
         index=index,
-        name=name,
+        name=attrs.required_text(_IFNAME, f"link {index}"),
         flags=flags,
         arphrd=arphrd,
-        mac=format_mac(mac) if isinstance(mac, bytes) and mac else None,
-        mtu=_int_or_none(attrs.get(_MTU)),
-        alias=_str_or_none(attrs.get(_IFALIAS)),
-        altnames=altnames,
-        operstate=_int_or_none(attrs.get(_OPERSTATE)),
-        kind=kind if isinstance(kind, str) else None,
-        perm_mac=format_mac(perm) if isinstance(perm, bytes) and any(perm) else None,
-        parent_dev_name=_str_or_none(attrs.get(_PARENT_DEV_NAME)),
-        parent_bus_name=_str_or_none(attrs.get(_PARENT_DEV_BUS_NAME)),
-        master=_int_or_none(attrs.get(_MASTER)),
-        num_vf=_int_or_none(attrs.get(_NUM_VF)),
-        netns_immutable=None if immutable is None else bool(immutable),
+        mac=format_mac(mac) if mac else None,
+        mtu=attrs.integer(_MTU),
+        alias=attrs.text(_IFALIAS),
+        altnames=props.texts(_ALT_IFNAME) if props is not None else (),
+        operstate=attrs.integer(_OPERSTATE),
+        kind=linkinfo.text(_INFO_KIND) if linkinfo is not None else None,
+        perm_mac=format_mac(perm) if perm and any(perm) else None,
+        parent_dev_name=attrs.text(_PARENT_DEV_NAME),
+        parent_bus_name=attrs.text(_PARENT_DEV_BUS_NAME),
+        master=attrs.integer(_MASTER),
+        num_vf=attrs.integer(_NUM_VF),
+        netns_immutable=attrs.boolean(_NETNS_IMMUTABLE),
     )
-
-
-def _altnames(buf: Buffer, start: int, end: int) -> tuple[str, ...]:
-    from hostdev._netlink.wire import decode_string, iter_attrs
-
-    names: list[str] = []
-    for number, vstart, vend in iter_attrs(buf, start, end):
-        if number == _PROP_LIST:
-            for inner, istart, iend in iter_attrs(buf, vstart, vend):
-                if inner == _ALT_IFNAME:
-                    names.append(decode_string(buf, istart, iend))
-    return tuple(names)
-
-
-def _int_or_none(value: object) -> int | None:
-    return value if isinstance(value, int) else None
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 # --- requests ---

@@ -38,7 +38,7 @@ from hostdev._netlink.rtnl_tables import (
     NTF_ROUTER,
     NUD_PERMANENT,
 )
-from hostdev._netlink.wire import MessageHeader, decode_string, iter_attrs
+from hostdev._netlink.wire import MessageHeader, decode_string, family_header, iter_attrs
 from hostdev.errors import DecodeError
 
 if TYPE_CHECKING:
@@ -76,23 +76,19 @@ class Neighbour:
 
 
 def decode_neighbour(buf: Buffer, msg: MessageHeader) -> Neighbour:
-    start = msg.payload
-    if msg.end - start < NDMSG.size:
-        raise DecodeError(f"neighbour message of {msg.length} bytes is shorter than ndmsg")
-    family, index, state, flags, _type = NDMSG.unpack_from(buf, start)
-    attrs = NDA.decode(buf, start + NDMSG.size, msg.end, NEIGH_ATTRS)
-    dst = attrs.get(_DST)
-    if not isinstance(dst, bytes):
+    family, index, state, flags, _type = family_header(buf, msg, NDMSG, "neighbour")
+    attrs = NDA.decode(buf, msg.payload + NDMSG.size, msg.end, NEIGH_ATTRS)
+    dst = attrs.binary(_DST)
+    if dst is None:
         raise DecodeError(f"neighbour message for ifindex {index} without NDA_DST")
-    lladdr = attrs.get(_LLADDR)
-    protocol = attrs.get(_PROTOCOL)
+    lladdr = attrs.binary(_LLADDR)
     return Neighbour(
         family=family,
         address=ntop(family, dst),
-        lladdr=format_mac(lladdr) if isinstance(lladdr, bytes) and lladdr else None,
+        lladdr=format_mac(lladdr) if lladdr else None,
         state=state,
         flags=flags,
-        protocol=protocol if isinstance(protocol, int) else None,
+        protocol=attrs.integer(_PROTOCOL),
         index=index,
     )
 
@@ -171,10 +167,8 @@ def decode_neigh_parms(buf: Buffer, msg: MessageHeader, index: int | None = None
     with ``index``, for another device's. A dump lists every device of the namespace in each
     table, so the device is checked before anything else is decoded (a host with hundreds of
     links would otherwise spend milliseconds decoding parameters it drops)."""
+    (family,) = family_header(buf, msg, NDTMSG, "neighbour-table")
     start = msg.payload
-    if msg.end - start < NDTMSG.size:
-        raise DecodeError(f"neighbour-table message of {msg.length} bytes is shorter than ndtmsg")
-    (family,) = NDTMSG.unpack_from(buf, start)
     name_span = parms_span = None
     for number, vstart, vend in iter_attrs(buf, start + NDTMSG.size, msg.end):
         if number == _NAME:

@@ -27,7 +27,7 @@ from hostdev._netlink.rtnl_tables import (
     RTPROT_KERNEL,
     RTPROT_RA,
 )
-from hostdev._netlink.wire import MessageHeader
+from hostdev._netlink.wire import MessageHeader, family_header
 from hostdev.errors import DecodeError
 
 _DST = RTA["DST"]
@@ -76,37 +76,28 @@ class Route:
 
 
 def decode_route(buf: Buffer, msg: MessageHeader) -> Route:
-    start = msg.payload
-    if msg.end - start < RTMSG.size:
-        raise DecodeError(f"route message of {msg.length} bytes is shorter than rtmsg")
-    family, dst_len, src_len, tos, table8, protocol, scope, rtype, flags = RTMSG.unpack_from(buf, start)
-    attrs = RTA.decode(buf, start + RTMSG.size, msg.end, ROUTE_ATTRS)
-    table = attrs.get(_TABLE, table8)
-    metrics_raw = attrs.get(_METRICS)
-    metrics: tuple[tuple[int, int], ...] = ()
-    if isinstance(metrics_raw, dict):
-        metrics = tuple(sorted((k, v) for k, v in metrics_raw.items() if isinstance(v, int)))
-    priority = attrs.get(_PRIORITY)
-    oif = attrs.get(_OIF)
-    pref = attrs.get(_PREF)
+    family, dst_len, src_len, tos, table8, protocol, scope, rtype, flags = family_header(buf, msg, RTMSG, "route")
+    attrs = RTA.decode(buf, msg.payload + RTMSG.size, msg.end, ROUTE_ATTRS)
+    table = attrs.integer(_TABLE)
+    metrics = attrs.nest(_METRICS)
     return Route(
         family=family,
-        dst=_text(family, attrs.get(_DST)),
+        dst=_text(family, attrs.binary(_DST)),
         dst_len=dst_len,
-        gateway=_text(family, attrs.get(_GATEWAY)),
-        oif=oif if isinstance(oif, int) else None,
-        table=table if isinstance(table, int) else table8,
-        priority=priority if isinstance(priority, int) else None,
+        gateway=_text(family, attrs.binary(_GATEWAY)),
+        oif=attrs.integer(_OIF),
+        table=table if table is not None else table8,
+        priority=attrs.integer(_PRIORITY),
         protocol=protocol,
         scope=scope,
         type=rtype,
         flags=flags,
-        prefsrc=_text(family, attrs.get(_PREFSRC)),
-        src=_text(family, attrs.get(_SRC)),
+        prefsrc=_text(family, attrs.binary(_PREFSRC)),
+        src=_text(family, attrs.binary(_SRC)),
         src_len=src_len,
         tos=tos,
-        pref=pref if isinstance(pref, int) else None,
-        metrics=metrics,
+        pref=attrs.integer(_PREF),
+        metrics=tuple(sorted((k, v) for k, v in metrics.items() if isinstance(v, int))) if metrics is not None else (),
         multipath=_MULTIPATH in attrs,
     )
 
@@ -127,8 +118,8 @@ def decode_user_route(buf: Buffer, msg: MessageHeader) -> Route | None:
     return decode_route(buf, msg)
 
 
-def _text(family: int, raw: object) -> str | None:
-    if not isinstance(raw, bytes):
+def _text(family: int, raw: bytes | None) -> str | None:
+    if raw is None:
         return None
     if len(raw) != _ADDR_LEN.get(family, -1):
         raise DecodeError(f"route address of {len(raw)} bytes for family {family}")

@@ -158,7 +158,7 @@ IFLA_INFO = AttrSet("IFLA_INFO_", [
     Attr(5, "SLAVE_DATA", NEST),
 ])  # fmt: skip
 
-IFLA_PROP = AttrSet("IFLA_", [Attr(53, "ALT_IFNAME", STRING)])
+IFLA_PROP = AttrSet("IFLA_", [Attr(53, "ALT_IFNAME", STRING, multi=True)])
 
 IFLA = AttrSet("IFLA_", [
     Attr(1, "ADDRESS", BINARY),

@@ -9,7 +9,7 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import struct
-    from typing import Iterator, NamedTuple
+    from typing import Any, Iterator, NamedTuple
 else:  # struct.py only re-exports the C module (one module less per plugin exec); no typing
     import _struct as struct
 
@@ -161,6 +161,14 @@ def parse_ack(buf: bytes | bytearray | memoryview, msg: MessageHeader) -> Ack:
         elif attr_type == NLMSGERR_ATTR_MISS_TYPE and vend - vstart >= 4:
             (missing,) = _U32.unpack_from(buf, vstart)
     return Ack(error, text, offset_attr, missing)
+
+
+def family_header(buf: bytes | bytearray | memoryview, msg: MessageHeader, header: struct.Struct, what: str) -> tuple[Any, ...]:
+    """The fixed family header that follows ``msg``'s nlmsghdr (ifinfomsg, rtmsg, ...),
+    unpacked; :class:`DecodeError` when the message is too short to hold it."""
+    if msg.end - msg.payload < header.size:
+        raise DecodeError(f"{what} message of {msg.length} bytes is shorter than its {header.size}-byte header")
+    return header.unpack_from(buf, msg.payload)
 
 
 def iter_attrs(buf: bytes | bytearray | memoryview, start: int, end: int) -> Iterator[tuple[int, int, int]]:

@@ -10,7 +10,7 @@ auxiliary device, virtio device) and its permanent MAC, as netlink reports them,
 
 from __future__ import annotations
 
-from hostdev._record import asdict, record
+from hostdev._record import asdict, optional, record, typed
 from hostdev.cni.errors import INVALID_CONFIG, TRY_AGAIN_LATER, CniError
 
 TYPE_CHECKING = False
@@ -55,19 +55,16 @@ class DeviceIdentity:
     def from_dict(cls, data: Any) -> DeviceIdentity:
         if not isinstance(data, dict):
             raise ValueError("device identity is not an object")
-        def text(key: str, optional: bool = True) -> Any:
-            value = data.get(key)
-            if (value is None and optional) or isinstance(value, str):
-                return value
-            raise ValueError(f"device identity: {key} is not a string")
 
-        index = data.get("host_index")
-        if not isinstance(index, int) or isinstance(index, bool):
-            raise ValueError("device identity: host_index is not an integer")
+        def text(key: str) -> str | None:
+            return optional(data.get(key), str, f"device identity: {key}")
+
         return cls(
-            id=text("id", False), pci_address=text("pci_address"), auxiliary_id=text("auxiliary_id"),
-            perm_mac=text("perm_mac"), mac=text("mac"), host_name=text("host_name", False),
-            host_index=index, kind=text("kind"), parent_bus=text("parent_bus"), parent_dev=text("parent_dev"),
+            id=typed(data.get("id"), str, "device identity: id"), pci_address=text("pci_address"),
+            auxiliary_id=text("auxiliary_id"), perm_mac=text("perm_mac"), mac=text("mac"),
+            host_name=typed(data.get("host_name"), str, "device identity: host_name"),
+            host_index=typed(data.get("host_index"), int, "device identity: host_index"), kind=text("kind"),
+            parent_bus=text("parent_bus"), parent_dev=text("parent_dev"),
         )  # fmt: skip
 
     @property

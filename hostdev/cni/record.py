@@ -8,7 +8,7 @@ to undo.
 
 from __future__ import annotations
 
-from hostdev._record import field, record, replace
+from hostdev._record import field, optional, record, replace, typed
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -77,18 +77,18 @@ class AttachmentRecord:
             record = cls(
                 device=device,
                 snapshot=link,
-                netns=_str(data["netns"]),
+                netns=typed(data["netns"], str),
                 netns_id=(netns_id[0], netns_id[1]),
-                pod_name=_str(data["podName"]),
-                pod_index=_opt_int(data.get("podIndex")),
-                phase=_str(data.get("phase", "prepared")),
+                pod_name=typed(data["podName"], str),
+                pod_index=optional(data.get("podIndex"), int),
+                phase=typed(data.get("phase", "prepared"), str),
                 rdma=RdmaRecord(
-                    _str(rdma.get("mode", "none")),
-                    tuple(_str(n) for n in rdma.get("devices", [])),
-                    tuple(_str(n) for n in rdma.get("moved", [])),
+                    typed(rdma.get("mode", "none"), str),
+                    tuple(typed(n, str) for n in rdma.get("devices", [])),
+                    tuple(typed(n, str) for n in rdma.get("moved", [])),
                 ),
-                result=_opt_dict(data.get("result")),
-                ipam=_opt_str(data.get("ipam")),
+                result=optional(data.get("result"), dict),
+                ipam=optional(data.get("ipam"), str),
             )
         except KeyError as exc:
             raise ValueError(f"record lacks {exc}") from None
@@ -135,8 +135,8 @@ class UserspaceRecord:
             if not (isinstance(netns_id, list) and len(netns_id) == 2 and all(isinstance(v, int) for v in netns_id)):
                 raise ValueError("netnsId is not [dev, ino]")
             return cls(
-                pci_address=_str(device.get("id")), driver=_str(data["driver"]), netns=_str(data["netns"]),
-                netns_id=(netns_id[0], netns_id[1]), pod_name=_str(data["podName"]),
+                pci_address=typed(device.get("id"), str), driver=typed(data["driver"], str), netns=typed(data["netns"], str),
+                netns_id=(netns_id[0], netns_id[1]), pod_name=typed(data["podName"], str),
             )  # fmt: skip
         except KeyError as exc:
             raise ValueError(f"record lacks {exc}") from None
@@ -147,29 +147,3 @@ def record_from_dict(data: dict[str, object]) -> AttachmentRecord | UserspaceRec
     if data.get("kind") == UserspaceRecord.KIND:
         return UserspaceRecord.from_dict(data)
     return AttachmentRecord.from_dict(data)
-
-
-def _str(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _opt_str(value: object) -> str | None:
-    return None if value is None else _str(value)
-
-
-def _opt_int(value: object) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError(f"expected an integer, got {type(value).__name__}")
-    return value
-
-
-def _opt_dict(value: object) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise ValueError("expected an object")
-    return value

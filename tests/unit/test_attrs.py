@@ -189,3 +189,28 @@ def test_well_framed_attributes_with_arbitrary_payloads_only_raise_decode_error(
         TABLE.decode(buf, 0, len(buf))
     except DecodeError:
         pass
+
+
+# --- repeated attributes and typed reads ---
+REPEATED = AttrSet("T_R_", [Attr(1, "NAME", Kind.STRING, multi=True), Attr(2, "ONE", Kind.U32)])
+
+
+def test_a_multi_attribute_keeps_every_value_in_order() -> None:
+    body = REPEATED.encode([("NAME", "b0"), ("ONE", 7), ("NAME", "a0"), ("NAME", "c0")])
+    attrs = REPEATED.decode(body, 0, len(body))
+    assert attrs.texts(1) == ("b0", "a0", "c0") and attrs.integer(2) == 7
+    assert REPEATED.decode(b"", 0, 0).texts(1) == ()
+
+
+def test_typed_reads_treat_a_value_of_another_type_as_absent() -> None:
+    body = TABLE.encode([("U32", 5), ("STRING", "x"), ("BINARY", b"\x01"), ("NEST", [("NAME", "in")]), ("FLAG", True)])
+    attrs = TABLE.decode(body, 0, len(body))
+    assert (attrs.integer(3), attrs.text(7), attrs.binary(8), attrs.boolean(10)) == (5, "x", b"\x01", True)
+    nest = attrs.nest(9)
+    assert nest is not None and nest.text(1) == "in"
+    assert (attrs.integer(7), attrs.text(3), attrs.binary(3), attrs.nest(7), attrs.integer(99)) == (None, None, None, None, None)
+    assert attrs.required_integer(3, "test") == 5 and attrs.required_text(7, "test") == "x"
+    with pytest.raises(DecodeError, match="test without T_U8"):
+        attrs.required_integer(1, "test")
+    empty = TABLE.encode([("STRING", "")])
+    assert TABLE.decode(empty, 0, len(empty)).text(7) is None  # an empty name is no name
