@@ -97,25 +97,10 @@ def _install(
     compared_getters: tuple[Callable[[object], object], ...],
     hashed_getters: tuple[Callable[[object], object], ...],
 ) -> None:
-    count = len(names)
     qualname = cls.__qualname__
 
     def __init__(self: object, *args: object, **kwargs: object) -> None:
-        if len(args) > count:
-            raise TypeError(f"{qualname}() takes {count} arguments, {len(args)} given")
-        values = list(args)
-        for name in names[len(args):]:
-            if name in kwargs:
-                values.append(kwargs.pop(name))
-            elif name in defaults:
-                values.append(defaults[name])
-            elif name in factories:
-                values.append(factories[name]())
-            else:
-                raise TypeError(f"{qualname}() missing argument {name!r}")
-        if kwargs:
-            raise TypeError(f"{qualname}() got unexpected or repeated arguments {sorted(kwargs)}")
-        for setter, value in zip(setters, values):
+        for setter, value in zip(setters, _arguments(qualname, names, args, kwargs, defaults, factories)):
             setter(self, value)
 
     def values_of(self: object) -> tuple[object, ...]:
@@ -148,6 +133,28 @@ def _install(
     for method in (__init__, __eq__, __hash__, __repr__, __setattr__, __delattr__, __reduce__):
         method.__qualname__ = f"{qualname}.{method.__name__}"
         setattr(cls, method.__name__, method)
+
+
+def _arguments(
+    qualname: str, names: tuple[str, ...], args: tuple[object, ...], kwargs: dict[str, object],
+    defaults: dict[str, object], factories: dict[str, Callable[[], object]],
+) -> list[object]:  # fmt: skip
+    """The value of each field, in order, from a call's arguments and the fields' defaults."""
+    if len(args) > len(names):
+        raise TypeError(f"{qualname}() takes {len(names)} arguments, {len(args)} given")
+    values = list(args)
+    for name in names[len(args):]:
+        if name in kwargs:
+            values.append(kwargs.pop(name))
+        elif name in defaults:
+            values.append(defaults[name])
+        elif name in factories:
+            values.append(factories[name]())
+        else:
+            raise TypeError(f"{qualname}() missing argument {name!r}")
+    if kwargs:
+        raise TypeError(f"{qualname}() got unexpected or repeated arguments {sorted(kwargs)}")
+    return values
 
 
 def fields(obj_or_cls: object) -> tuple[str, ...]:
@@ -228,19 +235,7 @@ def _tuple_new(name: str, names: tuple[str, ...], defaults: dict[str, object]) -
     def __new__(cls: type, *args: object, **kwargs: object) -> Any:
         if not kwargs and first_default <= len(args) <= count:  # positional only: no loop
             return tuple.__new__(cls, args + tail[len(args) - first_default:])
-        if len(args) > count:
-            raise TypeError(f"{name}() takes {count} positional arguments but {len(args)} were given")
-        values = list(args)
-        for field_name in names[len(args):]:
-            if field_name in kwargs:
-                values.append(kwargs.pop(field_name))
-            elif field_name in defaults:
-                values.append(defaults[field_name])
-            else:
-                raise TypeError(f"{name}() missing required argument: {field_name!r}")
-        if kwargs:
-            raise TypeError(f"{name}() got an unexpected or repeated keyword argument {next(iter(kwargs))!r}")
-        return tuple.__new__(cls, values)
+        return tuple.__new__(cls, _arguments(name, names, args, kwargs, defaults, {}))
 
     return __new__
 

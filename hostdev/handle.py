@@ -34,7 +34,7 @@ from hostdev._netlink.rtnl_addr import Address
 from hostdev._netlink.rtnl_link import Link
 from hostdev._netlink.rtnl_neigh import NeighParms, Neighbour
 from hostdev._netlink.rtnl_route import Route
-from hostdev._netlink.socket import NetlinkSocket
+from hostdev._netlink.socket import NetlinkSocket, SocketOwner
 from hostdev._netlink.wire import NETLINK_ROUTE, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE
 from hostdev.errors import LinkNotFound, NetlinkError
 from hostdev.netns import NetNS, socket_in
@@ -47,21 +47,17 @@ _ENODEV = 19
 _ENOENT = 2
 
 
-class Handle:
+def _create(replace: bool) -> int:
+    """``ip X add`` (EEXIST if present) or ``ip X replace``."""
+    return NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL)
+
+
+class Handle(SocketOwner):
     """rtnetlink in one namespace: ``Handle()`` is the caller's, ``Handle(netns)`` another's."""
 
     def __init__(self, netns: NetNS | None = None) -> None:
         self.netns = netns
         self.sock: NetlinkSocket = socket_in(netns, NETLINK_ROUTE)
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> Handle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _do(self, op: Operation, body: bytes, detail: str, *, flags: int = 0, decode: Decoder[T] | None = None) -> list[T]:
         return self.sock.request(op.type, body, op.request(detail), flags=flags, decode=decode)
@@ -153,14 +149,11 @@ class Handle:
 
     def add_address(self, index: int, addr: Address, *, replace: bool = False) -> None:
         """``ip addr add`` (EEXIST if present) or, with ``replace``, ``ip addr replace``."""
-        flags = NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL)
-        body = rtnl_addr.address_body(addr, index)
-        self._do(NEWADDR, body, f"{addr.cidr} ifindex={index}", flags=flags)
+        self._do(NEWADDR, rtnl_addr.address_body(addr, index), f"{addr.cidr} ifindex={index}", flags=_create(replace))
 
     def delete_address(self, index: int, addr: Address) -> None:
         """``ip addr del ADDR/LEN dev X``"""
-        body = rtnl_addr.address_body(addr, index, for_delete=True)
-        self._do(DELADDR, body, f"{addr.cidr} ifindex={index}")
+        self._do(DELADDR, rtnl_addr.address_body(addr, index, for_delete=True), f"{addr.cidr} ifindex={index}")
 
     # --- routes ---
     def routes(
@@ -183,14 +176,11 @@ class Handle:
 
     def add_route(self, index: int, route: Route, *, replace: bool = False) -> None:
         """``ip route add|replace ... dev X``"""
-        flags = NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL)
-        body = rtnl_route.route_body(route, index)
-        self._do(NEWROUTE, body, f"{route.destination} ifindex={index}", flags=flags)
+        self._do(NEWROUTE, rtnl_route.route_body(route, index), f"{route.destination} ifindex={index}", flags=_create(replace))
 
     def delete_route(self, index: int, route: Route) -> None:
         """``ip route del ... dev X``"""
-        body = rtnl_route.route_body(route, index, for_delete=True)
-        self._do(DELROUTE, body, f"{route.destination} ifindex={index}")
+        self._do(DELROUTE, rtnl_route.route_body(route, index, for_delete=True), f"{route.destination} ifindex={index}")
 
     # --- neighbours ---
     def neighbours(self, index: int, family: int = AF_UNSPEC, *, proxy: bool = False) -> list[Neighbour]:
@@ -202,14 +192,11 @@ class Handle:
     def add_neighbour(self, index: int, neigh: Neighbour, *, replace: bool = False) -> None:
         """``ip neigh add`` (EEXIST if present) or, with ``replace``, ``ip neigh replace``:
         ``[proxy] ADDR [lladdr L] nud STATE [router] [protocol P] dev X``."""
-        flags = NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL)
-        body = rtnl_neigh.neighbour_body(neigh, index)
-        self._do(NEWNEIGH, body, f"{neigh.address} ifindex={index}", flags=flags)
+        self._do(NEWNEIGH, rtnl_neigh.neighbour_body(neigh, index), f"{neigh.address} ifindex={index}", flags=_create(replace))
 
     def delete_neighbour(self, index: int, neigh: Neighbour) -> None:
         """``ip neigh del [proxy] ADDR dev X``"""
-        body = rtnl_neigh.neighbour_body(neigh, index, for_delete=True)
-        self._do(DELNEIGH, body, f"{neigh.address} ifindex={index}")
+        self._do(DELNEIGH, rtnl_neigh.neighbour_body(neigh, index, for_delete=True), f"{neigh.address} ifindex={index}")
 
     # --- neighbour-table parameters ---
     def neigh_parms(self, index: int) -> list[NeighParms]:

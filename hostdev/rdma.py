@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 
+from hostdev._netlink.socket import SocketOwner
 from hostdev._netlink.wire import NETLINK_RDMA
 from hostdev._record import record
 from hostdev.errors import NetlinkError
@@ -73,7 +74,7 @@ def _open_socket(netns: NetNS | None) -> NetlinkSocket:
         raise
 
 
-class RdmaHandle:
+class RdmaHandle(SocketOwner):
     """RDMA netlink in one namespace: ``RdmaHandle()`` is the caller's, ``RdmaHandle(ns)`` another's.
 
     Raises :class:`RdmaUnavailable` when the kernel has no RDMA. Not thread-safe.
@@ -92,15 +93,6 @@ class RdmaHandle:
             return cls(netns)
         except RdmaUnavailable:
             return None
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> RdmaHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- devices ---
     def devices(self) -> list[RdmaDevice]:

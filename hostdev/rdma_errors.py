@@ -56,22 +56,15 @@ class RdmaDeviceNotFound(RdmaError, LookupError):
 class RdmaNetlinkError(NetlinkError):
     """A kernel refusal of an RDMA request, with a ``hint`` on what it means and what fixes it."""
 
-    def __init__(
-        self,
-        errno_: int,
-        request: str,
-        extack: str | None = None,
-        attribute: str | None = None,
-        hint: str = "",
-        missing: str | None = None,
-    ) -> None:
-        super().__init__(errno_, request, extack, attribute, missing)
+    def __init__(self, refusal: NetlinkError, hint: str = "") -> None:
+        super().__init__(refusal.errno or 0, refusal.request, refusal.extack, refusal.attribute, refusal.missing)
         self.hint = hint
         if hint:
             self.strerror = f"{self.strerror}: {hint}"
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.errno, self.request, self.extack, self.attribute, self.hint, self.missing))
+        refusal = NetlinkError(self.errno or 0, self.request, self.extack, self.attribute, self.missing)
+        return (type(self), (refusal, self.hint))
 
 
 class RdmaNetnsNotSupported(RdmaNetlinkError):
@@ -87,54 +80,50 @@ class RdmaNetnsModeBusy(RdmaNetlinkError):
     """EBUSY on a netns mode change: another network namespace exists."""
 
 
-def _rewrap(exc: NetlinkError, cls: type[RdmaNetlinkError], hint: str) -> RdmaNetlinkError:
-    return cls(exc.errno or 0, exc.request, exc.extack, exc.attribute, hint, exc.missing)
-
-
 def explain_move_error(exc: NetlinkError, index: int) -> Exception:
     """The exception to raise for a refused ``SET DEV_INDEX + NET_NS_FD``."""
     code = exc.errno
     if code == errno.EOPNOTSUPP:
         hint = f"RDMA netns mode is shared, or the driver cannot move; {SHARED_MODE_REMEDY}; {DRIVER_REMEDY}"
-        return _rewrap(exc, RdmaNetnsNotSupported, hint)
+        return RdmaNetnsNotSupported(exc, hint)
     if code == errno.ENODEV:
         hint = (
             "the kernel moves a device only when it is in the calling thread's netns as well as "
             "the socket's; to move one out of a pod, run the move from inside the pod "
             "(hostdev.rdma.move_device_back)"
         )
-        return _rewrap(exc, RdmaDeviceNotInCallerNetns, hint)
+        return RdmaDeviceNotInCallerNetns(exc, hint)
     if code == errno.EINVAL:
         return _not_found(exc, index)
     if code == errno.EPERM:
         hint = "needs CAP_NET_ADMIN over the user namespace that owns the target netns"
-        return _rewrap(exc, RdmaNetlinkError, hint)
+        return RdmaNetlinkError(exc, hint)
     if code == errno.EEXIST:
-        return _rewrap(exc, RdmaNetlinkError, "a device with this name already exists in the target netns")
+        return RdmaNetlinkError(exc, "a device with this name already exists in the target netns")
     if code == errno.EBADF:
-        return _rewrap(exc, RdmaNetlinkError, "the target netns fd is not open in this process")
-    return _rewrap(exc, RdmaNetlinkError, "")
+        return RdmaNetlinkError(exc, "the target netns fd is not open in this process")
+    return RdmaNetlinkError(exc, "")
 
 
 def explain_rename_error(exc: NetlinkError, index: int) -> Exception:
     if exc.errno == errno.EINVAL:
         return _not_found(exc, index)
     if exc.errno == errno.EEXIST:
-        return _rewrap(exc, RdmaNetlinkError, "another RDMA device already has this name")
-    return _rewrap(exc, RdmaNetlinkError, "")
+        return RdmaNetlinkError(exc, "another RDMA device already has this name")
+    return RdmaNetlinkError(exc, "")
 
 
 def explain_mode_error(exc: NetlinkError) -> Exception:
     if exc.errno == errno.EBUSY:
-        return _rewrap(exc, RdmaNetnsModeBusy, BUSY_REMEDY)
-    return _rewrap(exc, RdmaNetlinkError, "")
+        return RdmaNetnsModeBusy(exc, BUSY_REMEDY)
+    return RdmaNetlinkError(exc, "")
 
 
 def explain_lookup_error(exc: NetlinkError, index: int) -> Exception:
     """GET/PORT_GET by index: EINVAL is the kernel's answer for "no such device here"."""
     if exc.errno == errno.EINVAL:
         return _not_found(exc, index)
-    return _rewrap(exc, RdmaNetlinkError, "")
+    return RdmaNetlinkError(exc, "")
 
 
 def _not_found(exc: NetlinkError, index: int) -> Exception:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from typing import Literal
     NetnsModeName = Literal["exclusive", "shared"]
 
-from hostdev._netlink.attrs import Buffer
+from hostdev._netlink.attrs import Attrs, Buffer
 from hostdev._netlink.rdma_tables import (
     IB_DEVICE_NAME_MAX,
     NLDEV,
@@ -180,16 +180,17 @@ class RdmaSystem:
 
 
 # --- decoders ---
-def _check_type(msg: MessageHeader, ops: tuple[int, ...], what: str) -> None:
+def _attrs_of(buf: Buffer, msg: MessageHeader, ops: tuple[int, ...], wanted: frozenset[int], what: str) -> Attrs:
+    """The attributes of a reply whose operation is one of ``ops`` (else DecodeError)."""
     if rdma_nl_get_client(msg.type) != RDMA_NL_NLDEV or rdma_nl_get_op(msg.type) not in ops:
         raise DecodeError(f"{what}: unexpected message type {msg.type:#x}")
+    return NLDEV.decode(buf, msg.payload, msg.end, wanted)
 
 
 def decode_device(buf: Buffer, msg: MessageHeader) -> RdmaDevice:
     """A ``RDMA_NLDEV_CMD_GET`` reply (dump or by index)."""
-    _check_type(msg, (RDMA_NLDEV_CMD_GET,), "RDMA device")
-    attrs = NLDEV.decode(buf, msg.payload, msg.end, DEVICE_ATTRS)
     what = "RDMA device"
+    attrs = _attrs_of(buf, msg, (RDMA_NLDEV_CMD_GET,), DEVICE_ATTRS, what)
     return RdmaDevice(
         index=attrs.required_integer(_DEV_INDEX, what),
         name=attrs.required_text(_DEV_NAME, what),
@@ -210,9 +211,8 @@ def decode_device(buf: Buffer, msg: MessageHeader) -> RdmaDevice:
 def decode_port(buf: Buffer, msg: MessageHeader) -> RdmaPort:
     """A ``RDMA_NLDEV_CMD_PORT_GET`` reply: a dump answers with type PORT_GET, a request for
     one port with type GET (``nldev_port_get_doit``)."""
-    _check_type(msg, (RDMA_NLDEV_CMD_PORT_GET, RDMA_NLDEV_CMD_GET), "RDMA port")
-    attrs = NLDEV.decode(buf, msg.payload, msg.end, PORT_ATTRS)
     what = "RDMA port"
+    attrs = _attrs_of(buf, msg, (RDMA_NLDEV_CMD_PORT_GET, RDMA_NLDEV_CMD_GET), PORT_ATTRS, what)
     return RdmaPort(
         dev_index=attrs.required_integer(_DEV_INDEX, what),
         dev_name=attrs.required_text(_DEV_NAME, what),
@@ -231,8 +231,7 @@ def decode_port(buf: Buffer, msg: MessageHeader) -> RdmaPort:
 
 def decode_system(buf: Buffer, msg: MessageHeader) -> RdmaSystem:
     """A ``RDMA_NLDEV_CMD_SYS_GET`` reply."""
-    _check_type(msg, (RDMA_NLDEV_CMD_SYS_GET,), "RDMA system")
-    attrs = NLDEV.decode(buf, msg.payload, msg.end, SYSTEM_ATTRS)
+    attrs = _attrs_of(buf, msg, (RDMA_NLDEV_CMD_SYS_GET,), SYSTEM_ATTRS, "RDMA system")
     mode = attrs.required_integer(_NETNS_MODE, "RDMA system")
     if mode not in (NetnsMode.EXCLUSIVE, NetnsMode.SHARED):
         raise DecodeError(f"RDMA system: netns mode {mode} is neither exclusive (0) nor shared (1)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import _socket  # the C module: socket.py would add selectors, enum and array, unused here
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, TypeVar
+    from typing import Callable, Self, TypeVar
     T = TypeVar("T")
     Decoder = Callable[[memoryview, MessageHeader], T]
 
@@ -47,7 +47,20 @@ RECV_BUFFER = 64 * 1024  # the kernel sizes dump datagrams to at most 32 KiB; on
 DUMP_RETRIES = 8
 
 
-class NetlinkSocket:
+class Closing:
+    """``with x:`` closes ``x`` at the end of the block."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class NetlinkSocket(Closing):
     """A netlink socket of one protocol, bound to the netns it was created in.
 
     Not thread-safe: give each thread its own (they are cheap).
@@ -73,12 +86,6 @@ class NetlinkSocket:
 
     def close(self) -> None:
         self._sock.close()
-
-    def __enter__(self) -> NetlinkSocket:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def fileno(self) -> int:
         return self._sock.fileno()
@@ -176,3 +183,12 @@ def _attribute_at(sent: bytes, offset: int | None, what: Request) -> str | None:
             return what.table.describe(attr_type & NLA_TYPE_MASK)
         pos += align4(length)
     return None
+
+
+class SocketOwner(Closing):
+    """A handle that owns one netlink socket, ``sock``: closing the handle closes it."""
+
+    sock: NetlinkSocket
+
+    def close(self) -> None:
+        self.sock.close()

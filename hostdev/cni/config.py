@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     RdmaMode = Literal["auto", "required", "skip"]
     LogLevel = Literal["error", "warn", "info", "debug"]
     _Choice = TypeVar("_Choice", bound=str)
+    _T = TypeVar("_T")
 
 from .device_selection import DeviceSelection, DeviceSelector, select_device
 from .errors import INVALID_CONFIG, CniError
@@ -160,22 +161,21 @@ def _required_string(conf: Mapping[str, object], key: str) -> str:
     return value
 
 
-def _optional_object(conf: Mapping[str, object], key: str) -> Mapping[str, object] | None:
+def _optional(conf: Mapping[str, object], key: str, kind: type[_T], expected: str) -> _T | None:
     value = conf.get(key)
     if value is None:
         return None
-    if not isinstance(value, dict):
-        raise _type_error(key, "an object", value)
+    if not isinstance(value, kind):
+        raise _type_error(key, expected, value)
     return value
+
+
+def _optional_object(conf: Mapping[str, object], key: str) -> Mapping[str, object] | None:
+    return _optional(conf, key, dict, "an object")
 
 
 def _optional_bool(conf: Mapping[str, object], key: str) -> bool | None:
-    value = conf.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise _type_error(key, "true or false", value)
-    return value
+    return _optional(conf, key, bool, "true or false")
 
 
 def _choice(
