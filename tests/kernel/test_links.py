@@ -12,7 +12,7 @@ from hostdev.errors import LinkNotFound
 from hostdev.handle import Handle
 from hostdev.netns import NetNS
 from hostdev.snapshot import move_link
-from tests.kernel.nsutil import TestNetns, veth_in
+from tests.kernel.nsutil import TestNetns, veth_in, wait_for
 
 NetnsFactory = Callable[..., TestNetns]
 OpenHandle = Callable[[TestNetns], Handle]
@@ -46,6 +46,13 @@ def ns(netns_factory: NetnsFactory) -> TestNetns:
 def test_list_matches_ip(ns: TestNetns, open_handle: OpenHandle) -> None:
     ns.run("ip link set dev l0 up")
     ns.run("ip link set dev l0p up")
+    # The kernel's linkwatch sets operstate UP asynchronously after carrier comes on; compare
+    # only once it has settled, or ours and ip's views can straddle the change.
+    wait_for(
+        lambda: {e["ifname"]: e["operstate"] for e in ns.ip_json("link show")},
+        lambda states: states.get("l0") == "UP" and states.get("l0p") == "UP",
+        what="l0/l0p operstate UP",
+    )
     ours = open_handle(ns).links()
     theirs = ns.ip_json("-d link show")
     assert [link.name for link in ours] == [e["ifname"] for e in theirs]
