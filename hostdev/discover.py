@@ -23,7 +23,6 @@ exist; ask netlink in that netns. Names are validated before any file is touched
 
 from __future__ import annotations
 
-from hostdev._record import record
 from hostdev._sysfs.errors import InvalidAuxiliaryId as InvalidAuxiliaryId
 from hostdev._sysfs.errors import InvalidPciAddress as InvalidPciAddress
 from hostdev._sysfs.errors import SysfsError as DiscoveryError
@@ -33,9 +32,13 @@ from hostdev._sysfs.pci_address import pci_address_from_parent
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import NamedTuple
+
     from hostdev._netlink.rtnl_link import Link
     from hostdev._sysfs.pci_function import PciFunction
     from hostdev.handle import Handle
+else:  # a tuple class costs the CNI binary's start-up a fifth of a @record
+    from hostdev._record import NamedTuple
 
 __all__ = [
     "DiscoveryError",
@@ -64,8 +67,7 @@ def device_id(pci_address: str | None, netdev_name: str, auxiliary_id: str | Non
     return auxiliary_id or pci_address or f"netdev-{netdev_name}"
 
 
-@record
-class Nic:
+class Nic(NamedTuple):
     """A NIC in the host namespace, and what it is behind its netdev."""
 
     id: str  # see device_id()
@@ -75,8 +77,7 @@ class Nic:
     rdma_devices: tuple[str, ...]  # what sysfs lists under its PCI function or auxiliary device
 
 
-@record
-class UserspaceFunction:
+class UserspaceFunction(NamedTuple):
     """A PCI function bound to vfio-pci, uio_pci_generic or igb_uio: it has no netdev."""
 
     pci_address: str

@@ -16,14 +16,17 @@ import errno
 
 from hostdev._netlink.socket import SocketOwner
 from hostdev._netlink.wire import NETLINK_RDMA
-from hostdev._record import record
 from hostdev.errors import NetlinkError
 from hostdev.netns import NetNS, entered, socket_in
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import NamedTuple
+
     from hostdev._netlink.rdma_codec import NetnsModeName, RdmaDevice, RdmaPort, RdmaSystem
     from hostdev._netlink.socket import NetlinkSocket
+else:
+    from hostdev._record import NamedTuple
 
 
 def rdma_available(netns: NetNS | None = None) -> bool:
@@ -42,8 +45,7 @@ def rdma_available(netns: NetNS | None = None) -> bool:
     return True
 
 
-@record
-class NetdevRdma:
+class NetdevRdma(NamedTuple):
     """The RDMA side of one netdev: the subsystem's netns mode (``exclusive``: an RDMA device is
     visible only in its own netns and must follow its netdev; ``shared``: visible everywhere)
     and the RDMA devices with a port bound to the netdev."""
