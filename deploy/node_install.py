@@ -17,6 +17,13 @@ runs are bounded well below that by the runtimes' timeouts).
 
 The installer replaces only what it recognises as its own: its link, or the Python launcher that
 ``hostdev install`` writes. Anything else of the same name is left alone unless ``force``.
+
+It also writes the node's settings for the plugin (``/etc/cni/amd-host-device.conf``, see
+``hostdev/cni/node_settings.py``) from its flags: where state and device locks live
+(``--state-dir``) and the one directory a NetworkAttachmentDefinition may put a log file in
+(``--log-dir``). These are the node admin's decisions, so they come from here, not from a NAD.
+Paths given are the node's; run in a container with the node's root mounted elsewhere, pass
+``--host-root`` (the DaemonSet: ``/host``) and the installer works below it.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ MANIFEST_NAME = "hostdev-bundle.json"
 REPLACED_MARK = ".replaced"
 DEFAULT_BIN_DIR = "/opt/cni/bin"
 DEFAULT_STATE_DIR = "/var/lib/cni/amd-host-device"
+DEFAULT_SETTINGS_FILE = "/etc/cni/amd-host-device.conf"
 DEFAULT_KEEP_REPLACED_SECONDS = 600.0
 # The first line of the launcher that hostdev.tools.install writes; not imported from there so that
 # this module stays independent of the package it installs.
@@ -98,12 +106,26 @@ def install(
     state_dir: str | os.PathLike[str] | None = None,
     force: bool = False,
     keep_replaced_seconds: float = DEFAULT_KEEP_REPLACED_SECONDS,
+    settings_file: str | os.PathLike[str] | None = None,
+    log_dir: str | os.PathLike[str] | None = None,
+    host_root: str | os.PathLike[str] = "/",
 ) -> InstallReport:
-    """Install ``bundle`` as ``<bin_dir>/amd-host-device``; idempotent. See the module docstring."""
-    bin_path = Path(bin_dir)
+    """Install ``bundle`` as ``<bin_dir>/amd-host-device``; idempotent. See the module docstring.
+
+    Paths are the node's, worked on below ``host_root``. With ``settings_file``, the node
+    settings there name ``state_dir`` (default /var/lib/cni/amd-host-device) and ``log_dir``.
+    """
+    bin_path = _below(host_root, bin_dir)
     bin_path.mkdir(mode=0o755, parents=True, exist_ok=True)
     if state_dir is not None:
-        ensure_state_dir(Path(state_dir))
+        ensure_state_dir(_below(host_root, state_dir))
+    if log_dir is not None:
+        ensure_state_dir(_below(host_root, log_dir), what="log directory")
+    if settings_file is not None:
+        write_settings(
+            _below(host_root, settings_file),
+            {"stateDir": os.fspath(state_dir or DEFAULT_STATE_DIR), **({"logDir": os.fspath(log_dir)} if log_dir else {})},
+        )
     store = bin_path / STORE_NAME
     store.mkdir(mode=0o755, exist_ok=True)
     if store.is_symlink() or not store.is_dir():
@@ -129,8 +151,17 @@ def install(
     return InstallReport(target, bundle.build_id, changed, previous, removed)
 
 
-def ensure_state_dir(path: Path) -> None:
-    """Create the plugin's state directory (0700) if missing; refuse one the plugin would refuse."""
+def _below(host_root: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
+    """The node's ``path`` as seen from here, where the node's root is ``host_root``."""
+    text = os.fspath(path)
+    if not os.path.isabs(text):
+        raise InstallError(f"{text} must be an absolute path (on the node)")
+    return Path(os.fspath(host_root)) / text.lstrip("/")
+
+
+def ensure_state_dir(path: Path, *, what: str = "state directory") -> None:
+    """Create the plugin's state (or log) directory (0700) if missing; refuse one the plugin
+    would refuse."""
     path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     try:
         path.mkdir(mode=0o700)
@@ -138,11 +169,34 @@ def ensure_state_dir(path: Path) -> None:
         pass
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        raise InstallError(f"state directory {path} is not a directory (or is a symlink)")
+        raise InstallError(f"{what} {path} is not a directory (or is a symlink)")
     if st.st_uid != os.geteuid():
-        raise InstallError(f"state directory {path} is owned by uid {st.st_uid}, not {os.geteuid()}")
+        raise InstallError(f"{what} {path} is owned by uid {st.st_uid}, not {os.geteuid()}")
     if st.st_mode & 0o022:
-        raise InstallError(f"state directory {path} is group- or world-writable (mode {stat.S_IMODE(st.st_mode):o})")
+        raise InstallError(f"{what} {path} is group- or world-writable (mode {stat.S_IMODE(st.st_mode):o})")
+
+
+def write_settings(path: Path, settings: dict[str, str]) -> None:
+    """Write the node settings file (root, 0644) atomically; unchanged content is left alone."""
+    text = json.dumps(settings, indent=2, sort_keys=True) + "\n"
+    if path.is_symlink():
+        raise InstallError(f"settings file {path} is a symlink; refusing to write through it")
+    try:
+        if path.read_text() == text:
+            return
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, text.encode())
+        os.fchmod(fd, 0o644)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+    _fsync_dir(path.parent)
 
 
 class _locked:
@@ -309,11 +363,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     inst = sub.add_parser("install", help="install this bundle into a CNI bin directory")
+    inst.add_argument("--host-root", default="/", help="where the node's root is mounted here (default %(default)s)")
     inst.add_argument("--bin-dir", default=DEFAULT_BIN_DIR, help="the node's CNI bin directory (default %(default)s)")
     inst.add_argument(
-        "--state-dir", default=DEFAULT_STATE_DIR, help="the plugin's state directory, created 0700 (default %(default)s)"
-    )
+        "--state-dir", default=DEFAULT_STATE_DIR,
+        help="where the plugin keeps records and device locks, created 0700 (default %(default)s)",
+    )  # fmt: skip
     inst.add_argument("--no-state-dir", action="store_true", help="do not create the state directory")
+    inst.add_argument(
+        "--log-dir", default=None, help="the one directory a NAD's logFile may name a file in, created 0700 (default: none)"
+    )
+    inst.add_argument(
+        "--settings", default=DEFAULT_SETTINGS_FILE, help="the node settings file to write (default %(default)s)"
+    )
+    inst.add_argument("--no-settings", action="store_true", help="do not write the node settings file")
     inst.add_argument("--source", default=None, help="the bundle to install (default: the running one)")
     inst.add_argument("--force", action="store_true", help="replace an amd-host-device that hostdev did not install")
     inst.add_argument(
@@ -334,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
             state_dir=None if args.no_state_dir else args.state_dir,
             force=args.force,
             keep_replaced_seconds=args.keep_replaced_seconds,
+            settings_file=None if args.no_settings else args.settings,
+            log_dir=args.log_dir,
+            host_root=args.host_root,
         )
     except (InstallError, OSError) as exc:
         print(f"{PLUGIN_NAME} install: {exc}", file=sys.stderr)

@@ -121,7 +121,9 @@ class BenchNode:
             self._build()
             from hostdev.tools.install import install
 
-            install(str(self.bin_dir))
+            settings = self.work / "node-settings.json"  # the node decides where state goes
+            settings.write_text(json.dumps({"stateDir": str(self.state_dir)}))
+            install(str(self.bin_dir), settings=str(settings))
             host_ns = self._keep(NetNS.from_name(self.host_name))
             self.host: Handle = self._keep(Handle(host_ns))
             self.pods: dict[str, Handle] = {name: self._keep(Handle(self._keep(NetNS.from_name(name)))) for name in self.pod_names}
@@ -174,7 +176,7 @@ class BenchNode:
         }  # fmt: skip
 
     def hostdev_conf(self, device: StandInDevice, selector: str, **extra: Any) -> dict[str, Any]:
-        conf: dict[str, Any] = {"cniVersion": "1.0.0", "name": "hdb-net", "type": "amd-host-device", "stateDir": str(self.state_dir)}
+        conf: dict[str, Any] = {"cniVersion": "1.0.0", "name": "hdb-net", "type": "amd-host-device"}
         conf.update(_selector(device, selector))
         conf.update(extra)
         return conf

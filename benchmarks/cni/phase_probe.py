@@ -159,10 +159,10 @@ def main() -> None:
     import cni_main  # what the launcher imports first
     from hostdev.cni import plugin
 
-    def probed_main() -> int:
+    def probed_main(settings_path: "str | None" = None) -> int:
         import_phase[0] = IMPORT_LAZY
         t_main = perf_ns()
-        code: int = timed(PLUGIN, plugin.main)()
+        code: int = timed(PLUGIN, plugin.main)(settings_path=settings_path)
         _charge()
         t_end = perf_ns()
         builtins.__import__ = original_import

@@ -135,7 +135,7 @@ def _cycle_impls(node: BenchNode, go: bool, cfg: CniConfig) -> list[CycleImpl]:
     for selector in SELECTORS:
         impls.append(CycleImpl(
             cycle_name(HOSTDEV, selector), node, node.plugin, node.hostdev_conf(device, selector), device, pod,
-            strips_config=False, description=f"installed launcher, {{\"{selector}\": …, \"stateDir\": …}}; keeps the name, "
+            strips_config=False, description=f"installed launcher (node settings: its stateDir), {{\"{selector}\": …}}; keeps the name, "
             "restores addresses, MTU, up state and routes in the pod and on DEL",
         ))  # fmt: skip
         if go:

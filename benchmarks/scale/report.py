@@ -162,7 +162,7 @@ def markdown(results: dict[str, Any], command: str) -> str:
         "## What is measured",
         "",
         f"One node with {results['standin']}; IPv6 DAD off everywhere; state directory on {results.get('state_fs', '?')}. Plugins run through the same spawner as the CNI part "
-        "(in the node's host namespace, fabricated sysfs over `/sys`), configuration `{\"pciBusID\": …, \"stateDir\": …}`, "
+        "(in the node's host namespace, fabricated sysfs over `/sys`), configuration `{\"pciBusID\": …}` (stateDir from the node settings), "
         "default log level.",
         "",
         f"- **one pod**: for N in {cfg['sizes']}, N ADDs back to back into one pod (one container ID, ifname net<i>), then N DELs "

@@ -39,10 +39,16 @@ Plugin options (all optional):
     undone. Without an RDMA device, or in shared mode (where every namespace already sees it),
     proceed without moving one. ``required``: as ``auto``, but the ADD also fails when the
     netdev has no RDMA device. ``skip``: never touch RDMA devices.
-``stateDir`` (absolute path, default ``/var/lib/cni/amd-host-device``)
-    Where per-attachment state is kept for DEL, CHECK and GC.
+``stateDir`` (absolute path)
+    Not the configuration's to choose: state and device locks live where the node's settings
+    say (:mod:`hostdev.cni.node_settings`). A value equal to the node's is accepted (older NADs
+    carried the default); any other is refused by ADD (code 7) and ignored, with a warning, by
+    the other commands, so that a DEL can always give the device back.
 ``logLevel`` (``"error"`` | ``"warn"`` | ``"info"`` | ``"debug"``, default ``"warn"``)
-``logFile`` (absolute path, default none: log to stderr)
+``logFile`` (a file name, or an absolute path, directly in the node's ``logDir``; default none)
+    Lines always go to stderr too. A file outside the node's log directory (or any, when the
+    node has none) is refused by ADD (code 7) and ignored, with a warning, by the other
+    commands.
 ``lockTimeoutSeconds`` (number, 0 < n <= 50, default 10)
     How long to wait for the state lock before failing with code 11 (try again later). Kept
     well under the minute runtimes commonly allow a plugin.
@@ -67,6 +73,8 @@ JSON ``null`` counts as the key being absent.
 
 from __future__ import annotations
 
+import os
+
 from hostdev._record import field, record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -80,6 +88,7 @@ if TYPE_CHECKING:
 from .device_selection import DeviceSelection, DeviceSelector, select_device
 from .errors import INVALID_CONFIG, CniError
 from .names import network_name_problem, path_problem, plugin_name_problem, shorten, unprintable_problem
+from .node_settings import DEFAULT_SETTINGS_FILE, NodeSettings, log_file_in
 from .protocol import check_version
 from .state import DEFAULT_STATE_DIR
 
@@ -123,15 +132,16 @@ class PluginConfig:
     device: DeviceSelection | None
     rename_to_ifname: bool | None = None
     rdma: RdmaMode = "auto"
-    state_dir: str = DEFAULT_STATE_DIR
+    state_dir: str = DEFAULT_STATE_DIR  # the node's (node_settings), never the NAD's
     log_level: LogLevel = "warn"
-    log_file: str | None = None
+    log_file: str | None = None  # inside the node's log directory
     lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS
     return_timeout_seconds: float = DEFAULT_RETURN_TIMEOUT_SECONDS
     ipam_type: str | None = None
     ipam_timeout_seconds: float = DEFAULT_IPAM_TIMEOUT_SECONDS
     keep_host_addresses: bool = False
     prev_result: Mapping[str, object] | None = field(default=None, hash=False)
+    ignored: tuple[str, ...] = ()  # node-only keys the configuration set and this command ignores
 
 
 def _type_error(key: str, expected: str, value: object) -> CniError:
@@ -232,7 +242,37 @@ def _ipam_type(conf: Mapping[str, object], plugin_type: str) -> str | None:
     return value
 
 
-def parse_plugin_config(conf: Mapping[str, object], command: str) -> PluginConfig:
+def _node_paths(
+    conf: Mapping[str, object], command: str, node: NodeSettings
+) -> tuple[str, str | None, tuple[str, ...]]:
+    """(state dir, log file, warnings): the node decides; a NAD's different stateDir or a
+    logFile outside the node's log directory fails an ADD and is ignored by the rest."""
+    ignored: list[str] = []
+    wanted = _path(conf, "stateDir", None)
+    if wanted is not None and os.path.normpath(wanted) != node.state_dir:
+        why = f"stateDir is the node's setting ({node.state_dir}, from {node.path}), not the network configuration's"
+        if command == "ADD":
+            raise CniError(INVALID_CONFIG, "stateDir refused", f"{why}: {shorten(wanted)}")
+        ignored.append(f"ignoring the configuration's stateDir {shorten(wanted)}: {why}")
+    log_file = None
+    requested = conf.get("logFile")
+    if requested is not None:
+        if not isinstance(requested, str):
+            raise _type_error("logFile", "a string", requested)
+        problem = unprintable_problem(requested)
+        if problem is not None:
+            raise CniError(INVALID_CONFIG, "invalid logFile", f"logFile {problem}: {shorten(requested)}")
+        log_file = log_file_in(node, requested)
+        if log_file is None:
+            where = f"in {node.log_dir}" if node.log_dir else f"at all: {node.path} sets no logDir"
+            why = f"this node allows log files only {where}"
+            if command == "ADD":
+                raise CniError(INVALID_CONFIG, "logFile refused", f"{why}: {shorten(requested)}")
+            ignored.append(f"ignoring the configuration's logFile {shorten(requested)}: {why}")
+    return node.state_dir, log_file, tuple(ignored)
+
+
+def parse_plugin_config(conf: Mapping[str, object], command: str, node: NodeSettings | None = None) -> PluginConfig:
     """Validate the decoded configuration for ``command`` (ADD, DEL, CHECK, GC or STATUS).
 
     Code 1 for version problems, code 7 for everything else, each naming the offending key.
@@ -249,6 +289,7 @@ def parse_plugin_config(conf: Mapping[str, object], command: str) -> PluginConfi
         )
     ipam_type = _ipam_type(conf, plugin_type)
 
+    state_dir, log_file, ignored = _node_paths(conf, command, node or NodeSettings(DEFAULT_SETTINGS_FILE))
     runtime_config = _optional_object(conf, "runtimeConfig") or {}
     device = select_device(conf, runtime_config)
     if device is None and command in _COMMANDS_NEEDING_DEVICE:
@@ -265,9 +306,10 @@ def parse_plugin_config(conf: Mapping[str, object], command: str) -> PluginConfi
         device=device,
         rename_to_ifname=_optional_bool(conf, "renameToIfname"),
         rdma=_choice(conf, "rdma", RDMA_MODES, "auto"),
-        state_dir=_path(conf, "stateDir", DEFAULT_STATE_DIR) or DEFAULT_STATE_DIR,
+        state_dir=state_dir,
         log_level=_choice(conf, "logLevel", LOG_LEVELS, "warn"),
-        log_file=_path(conf, "logFile", None),
+        log_file=log_file,
+        ignored=ignored,
         lock_timeout_seconds=_seconds(
             conf,
             "lockTimeoutSeconds",

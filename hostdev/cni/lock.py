@@ -7,6 +7,10 @@ its locks with it, and two opens in one process exclude each other like two proc
 files are never deleted: unlinking a lock file while another process waits on it would let two
 processes "hold" different inodes of the same name. There is one small file per device ever seen.
 
+Lock files are never written to: they are opened read-only (flock needs no write access), never
+truncated, never followed through a symlink, and refused when hard-linked, so no lock path can
+ever damage another file. Who holds a lock is read from ``/proc/locks`` when a wait times out.
+
 Locks are not reentrant: taking the same lock twice in one process waits for itself until the
 timeout. A forked child shares its parent's held lock (same open file); exec drops it (O_CLOEXEC).
 
@@ -86,10 +90,6 @@ class _FileLock:
         fd = self._open_lock_file()
         try:
             self._wait_for(fd)
-            if self.exclusive:
-                # Advisory, for the LockTimeout message of whoever waits next.
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         except BaseException:
             os.close(fd)  # releases the flock too, if it was taken
             raise
@@ -101,15 +101,8 @@ class _FileLock:
         tb: TracebackType | None,
     ) -> None:
         fd, self._fd = self._fd, None
-        if fd is None:
-            return
-        try:
-            if self.exclusive:
-                os.ftruncate(fd, 0)  # no stale pid for the next waiter to blame
-        except OSError:
-            pass  # the pid is advisory; releasing the lock is what matters
-        finally:
-            os.close(fd)
+        if fd is not None:
+            os.close(fd)  # releases the flock
 
     def _open_lock_file(self) -> int:
         root_fd = open_secure_root(self.root, create=True)
@@ -119,7 +112,7 @@ class _FileLock:
             assert locks_fd is not None
         finally:
             os.close(root_fd)
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        flags = os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
         try:
             fd = os.open(self._name, flags, 0o600, dir_fd=locks_fd)
         except OSError as exc:
@@ -128,7 +121,10 @@ class _FileLock:
             raise StateError(f"cannot open lock file {self.path}: {exc.strerror}", self.path) from exc
         finally:
             os.close(locks_fd)
-        problem = unsafe_reason(os.fstat(fd), directory=False)
+        st = os.fstat(fd)
+        problem = unsafe_reason(st, directory=False)
+        if problem is None and st.st_nlink != 1:
+            problem = f"hard-linked ({st.st_nlink} links)"
         if problem:
             os.close(fd)
             raise UnsafePath(f"refusing lock file {self.path}: it is {problem}", self.path)
@@ -155,11 +151,20 @@ class _FileLock:
 
 
 def _holder_pid(fd: int) -> int | None:
+    """A process holding a flock on ``fd``'s file, from /proc/locks (advisory, for messages)."""
     try:
-        text = os.pread(fd, 32, 0).decode("ascii").strip()
-    except (OSError, UnicodeDecodeError):
+        st = os.fstat(fd)
+        with open("/proc/locks", "rb") as f:
+            table = f.read().decode("ascii", "replace")
+    except OSError:
         return None
-    return int(text) if text.isdigit() else None
+    # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:16039947 0 EOF": holder pid, then maj:min:inode
+    wanted = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in table.splitlines():
+        words = line.split()
+        if len(words) >= 6 and words[1] == "FLOCK" and words[5] == wanted and words[4].isdigit():
+            return int(words[4])
+    return None
 
 
 class DeviceLock(_FileLock):

@@ -17,7 +17,14 @@ if TYPE_CHECKING:
     from typing import IO, Mapping
 
 
-def main(environ: Mapping[str, str] | None = None, stdin: IO[bytes] | None = None, stdout: IO[str] | None = None) -> int:
+def main(
+    environ: Mapping[str, str] | None = None,
+    stdin: IO[bytes] | None = None,
+    stdout: IO[str] | None = None,
+    settings_path: str | None = None,
+) -> int:
+    """One plugin call. ``settings_path``: the node's settings file (see node_settings), as the
+    installed launcher names it; None for the default."""
     stdin = sys.stdin.buffer if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     raw = b""
@@ -37,7 +44,7 @@ def main(environ: Mapping[str, str] | None = None, stdin: IO[bytes] | None = Non
 
         env = parse_env(environ)
         raw = _read_stdin(stdin)
-        output = _run(env, raw)
+        output = _run(env, raw, settings_path)
         if output is not None:
             _emit(stdout, output)
         return 0
@@ -59,16 +66,20 @@ def _process_command() -> str:
     return raw_environ.get(b"CNI_COMMAND", b"").decode(sys.getfilesystemencoding(), "surrogateescape")
 
 
-def _run(env: object, raw: bytes) -> dict[str, object] | None:
+def _run(env: object, raw: bytes, settings_path: str | None) -> dict[str, object] | None:
     from hostdev.cni.config import parse_plugin_config
     from hostdev.cni.log import Log
+    from hostdev.cni.node_settings import DEFAULT_SETTINGS_FILE, load_node_settings
     from hostdev.cni.protocol import CniEnv, decode_config
 
     assert isinstance(env, CniEnv)
     conf_dict = decode_config(raw)
-    conf = parse_plugin_config(conf_dict, env.command)
+    node = load_node_settings(settings_path or DEFAULT_SETTINGS_FILE)
+    conf = parse_plugin_config(conf_dict, env.command, node)
     context = f"[{(env.container_id or '-')[:12]} {env.ifname or '-'}] "
     log = Log(conf.log_level, conf.log_file, context)
+    for note in conf.ignored:
+        log.warn(note)
     log.info(f"{env.command} network={conf.name} device={conf.device.primary.value if conf.device else '-'}")
     ipam = None
     if conf.ipam_type is not None:  # only then: the IPAM modules stay off the plain path

@@ -20,7 +20,9 @@ class InstallError(Exception):
     pass
 
 
-def launcher_text(interpreter: str | None = None) -> str:
+def launcher_text(interpreter: str | None = None, settings: str | None = None) -> str:
+    """The launcher's text; ``settings``: the node settings file it names (None: the default,
+    /etc/cni/amd-host-device.conf), so the node's, not a configuration's, say where files go."""
     import _cffi_backend
 
     import cni_main
@@ -41,11 +43,11 @@ def launcher_text(interpreter: str | None = None) -> str:
         "import sys\n"
         f"sys.path[:0] = {paths!r}\n"
         "from cni_main import run\n"
-        "run()\n"
+        f"run({settings!r})\n"
     )
 
 
-def install(bin_dir: str = DEFAULT_BIN_DIR, *, name: str = PLUGIN_NAME, force: bool = False) -> str:
+def install(bin_dir: str = DEFAULT_BIN_DIR, *, name: str = PLUGIN_NAME, force: bool = False, settings: str | None = None) -> str:
     """Write the launcher atomically (temp file + rename: a running copy keeps its inode).
 
     Idempotent; refuses to replace a file that is not one of our launchers unless ``force``.
@@ -54,7 +56,9 @@ def install(bin_dir: str = DEFAULT_BIN_DIR, *, name: str = PLUGIN_NAME, force: b
     if os.path.lexists(target) and not force and not _is_our_launcher(target):
         raise InstallError(f"{target} exists and is not a hostdev launcher; refusing to replace it (use --force)")
     os.makedirs(bin_dir, mode=0o755, exist_ok=True)
-    text = launcher_text()
+    if settings is not None and not os.path.isabs(settings):
+        raise InstallError(f"--settings must be an absolute path, not {settings!r}")
+    text = launcher_text(settings=settings)
     tmp = os.path.join(bin_dir, f".{name}.tmp-{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o755)
     try:

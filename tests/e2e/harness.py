@@ -6,7 +6,10 @@ The machine's own namespace is never touched. A node is:
   its peer, so it stays up), addresses and routes;
 * a fabricated sysfs tree in which each stand-in is a PCI function ``<BDF>/net/<ifname>``,
   bind-mounted over ``/sys`` in a private mount namespace of the plugin process only;
-* pod network namespaces made with ``ip netns add``.
+* pod network namespaces made with ``ip netns add``;
+* the node's settings file (``/etc/cni/amd-host-device.conf``: where state and logs go), laid
+  over the machine's ``/etc`` read-only in the plugin's private mount namespace only, so the
+  machine's own ``/etc`` is never touched (``Node.settings``; None: no file at all).
 
 ``run()`` executes the plugin inside the host namespace with the CNI environment and a config
 on stdin, exactly like a runtime, and returns its exit code, parsed stdout and stderr.
@@ -94,6 +97,12 @@ class Node:
         self.cni_path = [str(self.plugin.parent), "/usr/lib/cni"]
         self.sysfs = FakeSysfs(self.work / "sys")
         self.state_dir = self.work / "state"
+        # What the node's admin decides (the plugin's settings file); tests may change or drop it.
+        self.settings: dict[str, Any] | None = {"stateDir": str(self.state_dir), "logDir": str(self.work)}
+        self.etc = self.work / "etc"
+        # (directory, where the plugin sees it): more of a node's file system, bound in the
+        # plugin's private mount namespace (an installed node's /var/lib/cni, say).
+        self.binds: list[tuple[Path, str]] = []
         self.bdfs: dict[str, str] = {}
         sh(["ip", "netns", "add", self.host])
         self.ip("link set lo up")
@@ -153,9 +162,25 @@ class Node:
     # --- the plugin, as a runtime calls it ---
     def conf(self, **extra: Any) -> dict[str, Any]:
         conf: dict[str, Any] = {"cniVersion": "0.3.1", "name": "amd-host-device-nad-nic", "type": "amd-host-device"}
-        conf["stateDir"] = str(self.state_dir)
-        conf.update(extra)
+        conf.update(extra)  # no stateDir: the node's settings say where state goes
         return conf
+
+    @property
+    def settings_file(self) -> Path:
+        """Where the plugin finds the node settings (``/etc/cni/amd-host-device.conf`` as the
+        plugin sees it)."""
+        return self.etc / "cni" / "amd-host-device.conf"
+
+    def write_settings(self) -> None:
+        (self.etc / "cni").mkdir(parents=True, exist_ok=True)
+        if self.settings is not None:
+            text = json.dumps(self.settings)
+            if self.settings_file.exists() and self.settings_file.read_text() == text:
+                return
+            tmp = self.settings_file.with_name(f".settings.tmp-{secrets.token_hex(4)}")  # runs in parallel
+            tmp.write_text(text)
+            tmp.chmod(0o644)
+            tmp.rename(self.settings_file)
 
     def run(
         self,
@@ -186,7 +211,12 @@ class Node:
         # the fabricated tree goes over it there, so the plugin sees our PCI functions.
         # ``wrapper`` (e.g. strace) runs the plugin as its child, with the same environment.
         prefix = "".join(f"{shlex.quote(word)} " for word in wrapper)
-        script = f'mount --bind "{self.sysfs.root}" /sys && exec {prefix}"{self.plugin}"'
+        self.write_settings()
+        binds = "".join(f'mount --bind "{source}" "{target}" && ' for source, target in self.binds)
+        script = (
+            f'mount -t overlay hostdev-etc -o ro,lowerdir="{self.etc}":/etc /etc && {binds}'
+            f'mount --bind "{self.sysfs.root}" /sys && exec {prefix}"{self.plugin}"'
+        )
         proc = subprocess.run(
             ["ip", "netns", "exec", self.host, "sh", "-c", script],
             input=stdin, capture_output=True, env=environ, timeout=120,
@@ -408,13 +438,17 @@ network_config_dir = "{net_dir}"
 
 # Runs inside a private mount namespace: fresh tmpfs over what a runtime, runc and libcni write
 # outside their configured directories (netns files, locks, runtime state, shim sockets, libcni's
-# result cache), so nothing of it outlives the namespace; with a node, its fabricated sysfs (with
-# the real cgroup hierarchy grafted in, which runtimes need) goes over /sys, as in Node.run.
+# result cache), so nothing of it outlives the namespace; with a node, its settings file goes over
+# /etc (read-only) and its fabricated sysfs (with the real cgroup hierarchy grafted in, which
+# runtimes need) over /sys, as in Node.run.
 PRIVATE_MOUNTS_SCRIPT = """\
 set -e
 mount -t tmpfs -o mode=0755 hostdev-run /run
 mount -t tmpfs -o mode=1777 hostdev-shm /dev/shm
 mount -t tmpfs -o mode=0700 hostdev-cni /var/lib/cni
+if [ -n "$HOSTDEV_ETC" ]; then
+  mount -t overlay hostdev-etc -o ro,lowerdir="$HOSTDEV_ETC":/etc /etc
+fi
 if [ -n "$HOSTDEV_SYSFS" ]; then
   mount --rbind /sys/fs/cgroup "$HOSTDEV_SYSFS/fs/cgroup"
   mount --rbind "$HOSTDEV_SYSFS" /sys
@@ -514,7 +548,10 @@ class PodmanSandbox:
             "CONTAINERS_STORAGE_CONF": str(self.work / "storage.conf"),
             "TMPDIR": str(self.work / "tmp"),
             "HOSTDEV_SYSFS": str(self.node.sysfs.root) if self.node is not None else "",
+            "HOSTDEV_ETC": str(self.node.etc) if self.node is not None else "",
         }
+        if self.node is not None:
+            self.node.write_settings()
         environ.update(env or {})
         prefix = ["nsenter", f"--net=/run/netns/{self.node.host}"] if self.node is not None else []
         args = [*prefix, "unshare", "--mount", "--propagation", "private", "sh", "-c", PRIVATE_MOUNTS_SCRIPT, "sh", *cmd]

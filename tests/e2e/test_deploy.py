@@ -256,15 +256,34 @@ def test_only_a_hostdev_bundle_is_installed(tmp_path: Path, manifest: Any) -> No
 
 def test_command_line(tmp_path: Path, bundles: tuple[Bundle, Bundle]) -> None:
     v1, _ = bundles
-    args = ["install", "--source", str(v1.root), "--bin-dir", str(tmp_path / "bin"), "--state-dir", str(tmp_path / "state")]
+    node = tmp_path / "node"
+    args = ["install", "--source", str(v1.root), "--host-root", str(node), "--bin-dir", "/opt/cni/bin",
+            "--state-dir", "/var/lib/cni/amd-host-device", "--log-dir", "/var/log/amd-host-device"]  # fmt: skip
     first = _node_install(args)
     assert first.returncode == 0 and first.stdout.startswith(b"installed: "), first.stderr
+    assert (node / "opt/cni/bin" / PLUGIN_NAME).is_symlink()
+    assert stat.S_IMODE(os.lstat(node / "var/lib/cni/amd-host-device").st_mode) == 0o700
+    assert stat.S_IMODE(os.lstat(node / "var/log/amd-host-device").st_mode) == 0o700
+    settings = node / "etc/cni/amd-host-device.conf"  # the default place, with the node's own paths
+    assert json.loads(settings.read_text()) == {"stateDir": "/var/lib/cni/amd-host-device", "logDir": "/var/log/amd-host-device"}
+    assert stat.S_IMODE(settings.stat().st_mode) == 0o644 and settings.stat().st_uid == 0
     again = _node_install(args)
     assert again.returncode == 0 and again.stdout.startswith(b"already installed: ")
-    (tmp_path / "other-bin").mkdir()
-    (tmp_path / "other-bin" / PLUGIN_NAME).write_text("not ours")
-    refused = _node_install([*args[:3], "--bin-dir", str(tmp_path / "other-bin"), "--no-state-dir"])
+    (node / "other-bin").mkdir()
+    (node / "other-bin" / PLUGIN_NAME).write_text("not ours")
+    refused = _node_install([*args[:5], "--bin-dir", "/other-bin", "--no-state-dir", "--no-settings"])
     assert refused.returncode == 1 and b"refusing" in refused.stderr and refused.stdout == b""
+
+
+def test_settings_are_never_written_through_a_symlink(tmp_path: Path, bundles: tuple[Bundle, Bundle]) -> None:
+    v1, _ = bundles
+    precious = tmp_path / "precious"
+    precious.write_text("must stay as it is\n")
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "amd-host-device.conf").symlink_to(precious)
+    with pytest.raises(InstallError, match="symlink"):
+        install(v1, tmp_path / "bin", settings_file=tmp_path / "etc" / "amd-host-device.conf")
+    assert precious.read_text() == "must stay as it is\n"
 
 
 def test_wait_mode_ends_on_sigterm() -> None:
@@ -424,8 +443,11 @@ def test_daemonset_installs_where_the_node_keeps_plugins(docs: list[dict[str, An
         return mounts[mount] + path[len(mount):]
 
     options = dict(arg.split("=", 1) for arg in cmd[1:])
-    assert on_host(options["--bin-dir"]) == "/opt/cni/bin"
-    assert on_host(options["--state-dir"]) == "/var/lib/cni/amd-host-device"
+    root = options["--host-root"]
+    # node paths, reached below --host-root where the DaemonSet mounts exactly those directories
+    for option, node_path in (("--bin-dir", "/opt/cni/bin"), ("--state-dir", "/var/lib/cni/amd-host-device"),
+                              ("--settings", "/etc/cni/amd-host-device.conf")):  # fmt: skip
+        assert options[option] == node_path and on_host(root + node_path) == node_path
     assert spec["hostNetwork"] is True  # installs before the pod network is up
     assert any(t.get("operator") == "Exists" and "key" not in t for t in spec["tolerations"])
 
@@ -487,13 +509,13 @@ def _run_installer(box: PodmanSandbox, tag: str, node_root: Path, *args: str) ->
     return box.podman(
         "run", "--rm", "--network", "none", "--read-only", "--cap-drop", "ALL", "--cgroup-parent", box.cgroup_parent,
         "-v", f"{node_root}/opt/cni/bin:/host/opt/cni/bin", "-v", f"{node_root}/var/lib/cni:/host/var/lib/cni",
-        tag, *args,
+        "-v", f"{node_root}/etc/cni:/host/etc/cni", tag, *args,
     )  # fmt: skip
 
 
 @pytest.fixture
 def node_root(tmp_path: Path) -> Path:
-    for sub in ("opt/cni/bin", "var/lib/cni"):
+    for sub in ("opt/cni/bin", "var/lib/cni", "etc/cni"):
         (tmp_path / "node" / sub).mkdir(parents=True)
     return tmp_path / "node"
 
@@ -507,14 +529,18 @@ def test_installer_image_installs_a_working_plugin(image: tuple[PodmanSandbox, s
     assert again.returncode == 0 and again.stdout.startswith(b"already installed: "), again.stderr
     state = node_root / "var/lib/cni/amd-host-device"
     assert stat.S_IMODE(os.lstat(state).st_mode) == 0o700
-    # The node's runtime runs what was installed, end to end, with the installed state dir.
+    settings = json.loads((node_root / "etc/cni/amd-host-device.conf").read_text())
+    assert settings == {"stateDir": "/var/lib/cni/amd-host-device"}  # the node's path, not /host/...
+    # The node's runtime runs what was installed, end to end, with the installed settings: the
+    # plugin sees the node's /etc/cni and /var/lib/cni as the node would.
     node = Node(node_root / "opt/cni/bin" / PLUGIN_NAME)
     try:
-        node.state_dir = state
+        node.settings, node.etc, node.state_dir = None, node_root / "etc", state
+        node.binds.append((node_root / "var/lib", "/var/lib"))  # /var/lib exists on any machine
         node.add_nic("enp68s0", "0000:44:00.0", addrs=("55.1.1.56/24", "fd00::5/64 nodad"), mtu=9000)
         before = node.link_state("enp68s0")
         pod = node.add_pod()
-        conf = node.conf(cniVersion="1.0.0", deviceID="0000:44:00.0", rdma="skip")  # stateDir: the installed one
+        conf = node.conf(cniVersion="1.0.0", deviceID="0000:44:00.0", rdma="skip")
         add = node.run("ADD", conf, netns=node.pod_path(pod))
         assert add.ok, add.stdout + add.stderr
         assert node.link_state("enp68s0", pod) == before and os.listdir(state)

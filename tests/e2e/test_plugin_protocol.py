@@ -67,7 +67,9 @@ def test_status_and_gc_need_1_1_0(node: Node, version: str) -> None:
 def test_status_reports_unusable_state_dir(node: Node) -> None:
     blocker = node.work / "not-a-dir"
     blocker.write_text("x")
-    r = node.run("STATUS", node.conf(cniVersion="1.1.0", stateDir=str(blocker)))
+    assert node.settings is not None
+    node.settings["stateDir"] = str(blocker)  # the node's state dir is unusable
+    r = node.run("STATUS", node.conf(cniVersion="1.1.0"))
     assert r.out is not None and r.out["code"] == 50, r.stdout
 
 

@@ -47,7 +47,7 @@ def _seed(node: Node) -> dict[str, Any]:
 
 def _ours(node: Node, **extra: Any) -> dict[str, Any]:
     log = node.work / "plugin.log"
-    return {"type": "amd-host-device", "pciBusID": BDF, "rdma": "skip", "stateDir": str(node.state_dir), "logLevel": "info", "logFile": str(log)} | extra
+    return {"type": "amd-host-device", "pciBusID": BDF, "rdma": "skip", "logLevel": "info", "logFile": str(log)} | extra
 
 
 def _run(box: PodmanSandbox, node: Node, network: str, command: str) -> tuple[int, str, str]:

@@ -16,6 +16,7 @@ from hostdev.cni.config import (
     parse_plugin_config,
 )
 from hostdev.cni.errors import INCOMPATIBLE_VERSION, INVALID_CONFIG, CniError
+from hostdev.cni.node_settings import NodeSettings
 from hostdev.cni.protocol import decode_config
 
 # The seed's NetworkAttachmentDefinition config, as Multus hands it over with the device
@@ -73,22 +74,47 @@ def test_every_option_set() -> None:
     conf = _conf(
         renameToIfname=True,
         rdma="required",
-        stateDir="/run/amd-host-device",
+        stateDir="/run/amd-host-device",  # the node's own: accepted
         logLevel="debug",
-        logFile="/var/log/amd-host-device.log",
+        logFile="/var/log/amd-host-device/nic.log",
         lockTimeoutSeconds=2.5,
         returnTimeoutSeconds=0,
         prevResult={"cniVersion": "0.3.1", "interfaces": []},
     )
-    config = parse_plugin_config(conf, "ADD")
+    node = NodeSettings("/etc/cni/amd-host-device.conf", state_dir="/run/amd-host-device", log_dir="/var/log/amd-host-device")
+    config = parse_plugin_config(conf, "ADD", node)
     assert config.rename_to_ifname is True
     assert config.rdma == "required"
     assert config.state_dir == "/run/amd-host-device"
     assert config.log_level == "debug"
-    assert config.log_file == "/var/log/amd-host-device.log"
+    assert config.log_file == "/var/log/amd-host-device/nic.log"
+    assert parse_plugin_config({**conf, "logFile": "nic.log"}, "ADD", node).log_file == "/var/log/amd-host-device/nic.log"
     assert config.lock_timeout_seconds == 2.5
     assert config.return_timeout_seconds == 0.0
     assert config.prev_result == {"cniVersion": "0.3.1", "interfaces": []}
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("stateDir", "/tmp/elsewhere"),
+        ("logFile", "/etc/nologin"),
+        ("logFile", "/var/log/amd-host-device/sub/nic.log"),
+        ("logFile", "sub/nic.log"),
+        ("logFile", "/var/log/amd-host-device"),
+        ("logFile", "/var/log/amd-host-device/../nologin"),
+        ("logFile", ".."),
+    ],
+)
+def test_node_only_paths_from_a_nad_fail_add_and_are_ignored_by_the_rest(key: str, value: str) -> None:
+    node = NodeSettings("/etc/cni/amd-host-device.conf", log_dir="/var/log/amd-host-device")
+    with pytest.raises(CniError) as caught:
+        parse_plugin_config(_conf(**{key: value}), "ADD", node)
+    assert caught.value.code == 7 and key in caught.value.msg
+    for command in ("DEL", "CHECK"):
+        config = parse_plugin_config(_conf(cniVersion="1.0.0", **{key: value}), command, node)
+        assert config.state_dir == node.state_dir and config.log_file is None
+        assert len(config.ignored) == 1 and key in config.ignored[0]
 
 
 def test_unknown_keys_and_nulls_are_ignored() -> None:

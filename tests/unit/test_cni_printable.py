@@ -18,6 +18,7 @@ import pytest
 from hostdev.cni.config import parse_plugin_config
 from hostdev.cni.errors import INVALID_CONFIG, INVALID_ENVIRONMENT, CniError
 from hostdev.cni.names import path_problem
+from hostdev.cni.node_settings import NodeSettings
 from hostdev.cni.protocol import parse_env
 
 # Each one has been accepted by an earlier version of the validators (the surrogate came from a
@@ -120,5 +121,6 @@ def test_ascii_space_and_printable_unicode_stay_allowed_in_paths_and_args() -> N
     assert path_problem("/var/lib/cni/d\u00e9j\u00e0", "stateDir") is None
     env = parse_env({**ENV, "CNI_NETNS": "/run/netns/pod one", "CNI_ARGS": "K=a b"})
     assert env.netns == "/run/netns/pod one" and env.args == (("K", "a b"),)
-    conf = parse_plugin_config({**BASE, "stateDir": "/var/lib/cni/my state"}, "ADD")
-    assert conf.state_dir == "/var/lib/cni/my state"
+    node = NodeSettings("/etc/cni/amd-host-device.conf", log_dir="/var/log/my logs")
+    conf = parse_plugin_config({**BASE, "logFile": "/var/log/my logs/d\u00e9j\u00e0 vu.log"}, "ADD", node)
+    assert conf.log_file == "/var/log/my logs/d\u00e9j\u00e0 vu.log"

@@ -379,11 +379,24 @@ NETWORK = "amd-host-device-nad-nic"
 SEED_NAD: dict[str, Any] = {"cniVersion": "0.3.1", "name": NETWORK, "type": "amd-host-device"}
 
 
+NODE_SETTINGS = Path("/etc/cni/amd-host-device.conf")
+
+
+def use_node_settings(state_dir: Path) -> None:
+    """The guest node's settings (its root is an overlay on a tmpfs: the write ends with the
+    boot): state in ``state_dir``, NAD log files allowed next to it."""
+    assert os.environ.get("HOSTDEV_IN_VM") == "1", "node settings are written only inside the guest"
+    NODE_SETTINGS.parent.mkdir(parents=True, exist_ok=True)
+    NODE_SETTINGS.write_text(json.dumps({"stateDir": str(state_dir), "logDir": str(state_dir.parent)}))
+    NODE_SETTINGS.chmod(0o644)
+
+
 def nad_conf(bdf: str, state_dir: Path, **extra: Any) -> dict[str, Any]:
     """The seed's NAD config as Multus hands it over for an allocated NIC (deviceID, pciBusID),
-    with the state and a debug log kept next to each other in a test's directory."""
+    with a debug log; the node's settings put the state and the log in a test's directory."""
+    use_node_settings(state_dir)
     conf: dict[str, Any] = dict(SEED_NAD, deviceID=bdf, pciBusID=bdf)
-    conf.update(stateDir=str(state_dir), logLevel="debug", logFile=str(plugin_log(state_dir)))
+    conf.update(logLevel="debug", logFile=str(plugin_log(state_dir)))
     conf.update(extra)
     return conf
 
@@ -394,10 +407,8 @@ def plugin_log(state_dir: Path) -> Path:
 
 def gc_conf(state_dir: Path) -> dict[str, Any]:
     """GC as a CNI 1.1 runtime sends it when no attachment of the network is valid any more."""
-    return {
-        "cniVersion": "1.1.0", "name": NETWORK, "type": "amd-host-device", "stateDir": str(state_dir),
-        "cni.dev/valid-attachments": [],
-    }  # fmt: skip
+    use_node_settings(state_dir)
+    return {"cniVersion": "1.1.0", "name": NETWORK, "type": "amd-host-device", "cni.dev/valid-attachments": []}
 
 
 def state_records(state_dir: Path) -> list[dict[str, Any]]:
