@@ -109,11 +109,13 @@ def install(
     settings_file: str | os.PathLike[str] | None = None,
     log_dir: str | os.PathLike[str] | None = None,
     host_root: str | os.PathLike[str] = "/",
+    protection: dict[str, object] | None = None,
 ) -> InstallReport:
     """Install ``bundle`` as ``<bin_dir>/amd-host-device``; idempotent. See the module docstring.
 
     Paths are the node's, worked on below ``host_root``. With ``settings_file``, the node
-    settings there name ``state_dir`` (default /var/lib/cni/amd-host-device) and ``log_dir``.
+    settings there name ``state_dir`` (default /var/lib/cni/amd-host-device) and ``log_dir``,
+    plus ``protection`` (``apiServers``, ``deny``, ``allow``: see hostdev/cni/node_settings.py).
     """
     bin_path = _below(host_root, bin_dir)
     bin_path.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -122,10 +124,10 @@ def install(
     if log_dir is not None:
         ensure_state_dir(_below(host_root, log_dir), what="log directory")
     if settings_file is not None:
-        write_settings(
-            _below(host_root, settings_file),
-            {"stateDir": os.fspath(state_dir or DEFAULT_STATE_DIR), **({"logDir": os.fspath(log_dir)} if log_dir else {})},
-        )
+        settings: dict[str, object] = {"stateDir": os.fspath(state_dir or DEFAULT_STATE_DIR)}
+        if log_dir:
+            settings["logDir"] = os.fspath(log_dir)
+        write_settings(_below(host_root, settings_file), settings | (protection or {}))
     store = bin_path / STORE_NAME
     store.mkdir(mode=0o755, exist_ok=True)
     if store.is_symlink() or not store.is_dir():
@@ -176,7 +178,7 @@ def ensure_state_dir(path: Path, *, what: str = "state directory") -> None:
         raise InstallError(f"{what} {path} is group- or world-writable (mode {stat.S_IMODE(st.st_mode):o})")
 
 
-def write_settings(path: Path, settings: dict[str, str]) -> None:
+def write_settings(path: Path, settings: dict[str, object]) -> None:
     """Write the node settings file (root, 0644) atomically; unchanged content is left alone."""
     text = json.dumps(settings, indent=2, sort_keys=True) + "\n"
     if path.is_symlink():
@@ -351,6 +353,28 @@ def wait_for_termination() -> int:
     return 0
 
 
+RULE_KINDS = ("pci", "driver", "vendorDevice", "netdev")  # as hostdev/cni/node_settings.py reads them
+
+
+def _protection(api_servers: list[str], deny: list[str], allow: list[str]) -> dict[str, object]:
+    """The node settings' apiServers/deny/allow from the command line (the plugin validates the
+    values themselves when it reads the file; here only their shape)."""
+    out: dict[str, object] = {}
+    if api_servers:
+        out["apiServers"] = list(api_servers)
+    for key, entries in (("deny", deny), ("allow", allow)):
+        if not entries:
+            continue
+        rules: dict[str, list[str]] = {}
+        for entry in entries:
+            kind, equals, value = entry.partition("=")
+            if not equals or kind not in RULE_KINDS or not value:
+                raise InstallError(f"--{key} {entry!r}: expected KIND=VALUE with KIND one of {', '.join(RULE_KINDS)}")
+            rules.setdefault(kind, []).append(value)
+        out[key] = rules
+    return out
+
+
 def _default_source() -> str:
     # In the bundle, sys.executable is the bundle's own executable.
     return os.path.dirname(os.path.realpath(sys.executable))
@@ -377,6 +401,15 @@ def main(argv: list[str] | None = None) -> int:
         "--settings", default=DEFAULT_SETTINGS_FILE, help="the node settings file to write (default %(default)s)"
     )
     inst.add_argument("--no-settings", action="store_true", help="do not write the node settings file")
+    inst.add_argument(
+        "--api-server", action="append", default=[], metavar="ADDRESS",
+        help="an API server address of this node: the NIC that reaches it is never moved (repeatable)",
+    )  # fmt: skip
+    for verdict in ("deny", "allow"):
+        inst.add_argument(
+            f"--{verdict}", action="append", default=[], metavar="KIND=VALUE",
+            help=f"{verdict} devices by pci, driver, vendorDevice or netdev, e.g. driver=e1000e (repeatable)",
+        )  # fmt: skip
     inst.add_argument("--source", default=None, help="the bundle to install (default: the running one)")
     inst.add_argument("--force", action="store_true", help="replace an amd-host-device that hostdev did not install")
     inst.add_argument(
@@ -390,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "wait":
         return wait_for_termination()
     try:
+        protection = _protection(args.api_server, args.deny, args.allow)
         bundle = read_bundle(args.source or _default_source())
         report = install(
             bundle,
@@ -400,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
             settings_file=None if args.no_settings else args.settings,
             log_dir=args.log_dir,
             host_root=args.host_root,
+            protection=protection,
         )
     except (InstallError, OSError) as exc:
         print(f"{PLUGIN_NAME} install: {exc}", file=sys.stderr)

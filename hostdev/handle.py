@@ -174,6 +174,14 @@ class Handle(SocketOwner):
                     raise
         return found
 
+    def route_to(self, address: str) -> Route:
+        """``ip route get ADDRESS``: the route this namespace takes to it (``oif`` names the
+        link). NetlinkError (ENETUNREACH, EHOSTUNREACH…) when there is none."""
+        family = AF_INET6 if ":" in address else AF_INET
+        body = rtnl_route.get_route_body(family, address)
+        (route,) = self.sock.request(RTM_GETROUTE, body, _route_req(f"RTM_GETROUTE to {address}"), decode=rtnl_route.decode_route)
+        return route
+
     def add_route(self, index: int, route: Route, *, replace: bool = False) -> None:
         """``ip route add|replace ... dev X``"""
         self._do(NEWROUTE, rtnl_route.route_body(route, index), f"{route.destination} ifindex={index}", flags=_create(replace))

@@ -145,6 +145,12 @@ def dump_routes_body(family: int, oif: int | None = None, table: int | None = No
     return RTMSG.pack(family, 0, 0, 0, rt_table, 0, 0, 0, 0) + RTA.encode(pairs)
 
 
+def get_route_body(family: int, dst: str) -> bytes:
+    """``ip route get DST``: the route the kernel would take to one address (a host prefix)."""
+    full = 8 * _ADDR_LEN[family]
+    return RTMSG.pack(family, full, 0, 0, RT_TABLE_UNSPEC, 0, 0, 0, 0) + RTA.encode([("DST", _pton(family, dst))])
+
+
 def route_body(route: Route, oif: int, *, for_delete: bool = False) -> bytes:
     """``ip route add|del DST [from SRC] [via GW] [metric M] [src PREFSRC] [table T] [pref P]
     dev X [mtu …]``, attribute for attribute as ip(8) sends it: a table below 256 travels in

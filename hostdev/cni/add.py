@@ -21,6 +21,7 @@ from hostdev.cni.pod_interface import renames_to_ifname
 from hostdev.cni.protocol import CniEnv
 from hostdev.cni.record import AttachmentRecord, UserspaceRecord
 from hostdev.cni.result_model import Interface, Result
+from hostdev.cni.stale import finish_stale, finish_stale_unlocked
 from hostdev.cni.state import AttachmentKey, StateStore
 from hostdev.cni.steps import STEPS, plan_rdma
 from hostdev.errors import NetnsError
@@ -57,10 +58,14 @@ def add(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None = Non
         try:
             device = resolve(selector.kind, selector.value, host)
         except CniError:
-            # A device in a pod is gone from the host's view: if it is ours or recorded, say
-            # "busy" (100), not "not found" (7).
-            _refuse_if_recorded(store, key, selector.value)
-            raise
+            # A device in a pod is gone from the host's view: if it is ours or recorded by a live
+            # pod, say "busy" (100), not "not found" (7). One that a gone pod left behind may be
+            # back under another name: finish that attachment (11 while it is not back) and look again.
+            if store.load(key) is not None:
+                raise CniError(DEVICE_BUSY, f"attachment {key.container_id}/{key.ifname} already exists", "run DEL first") from None
+            if not finish_stale_unlocked(store, selector.value, host=host, conf=conf, log=log):
+                raise
+            device = resolve(selector.kind, selector.value, host)
         for check in conf.device.cross_checks:
             other = resolve(check.kind, check.value, host)
             if isinstance(device, ResolvedDevice) and (
@@ -71,9 +76,14 @@ def add(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None = Non
             return _attach_userspace(env, conf, log, key, store, pod, device, ipam)
         with DeviceLock(store.root, device.identity.id, conf.lock_timeout_seconds):
             crash_point("add:after-lock", conf.state_dir)
+            if finish_stale(store, device.identity.id, host=host, conf=conf, log=log):
+                again = resolve(selector.kind, selector.value, host)  # restored: renamed, readdressed
+                if not isinstance(again, ResolvedDevice) or again.identity.id != device.identity.id:
+                    raise CniError(INVALID_CONFIG, f"device {device.identity.id} changed while a stale attachment was finished")
+                device = again
             _refuse_if_recorded(store, key, device.identity.id)  # the check that counts: under the lock
             with Handle(pod) as inside:
-                record = _plan(env, conf, log, host, inside, pod, device)
+                record = _plan(env, conf, log, host, inside, pod, device, store)
                 tx = Attachment(key=key, store=store, record=record, host=host, pod=pod, inside=inside, conf=conf, log=log)
                 steps = STEPS
                 if ipam is not None:
@@ -106,7 +116,10 @@ def _attach_userspace(
     return Result(interfaces=(iface,), ipam_skipped=skipped)
 
 
-def _plan(env: CniEnv, conf: PluginConfig, log: Log, host: Handle, inside: Handle, pod: NetNS, device: ResolvedDevice) -> AttachmentRecord:
+def _plan(
+    env: CniEnv, conf: PluginConfig, log: Log, host: Handle, inside: Handle, pod: NetNS, device: ResolvedDevice,
+    store: StateStore,
+) -> AttachmentRecord:
     """What the attachment will do, checked against the device as it is now that we hold its
     lock: the record written before anything is touched."""
     assert env.netns and env.ifname
@@ -114,6 +127,9 @@ def _plan(env: CniEnv, conf: PluginConfig, log: Log, host: Handle, inside: Handl
     link = host.link(index=identity.host_index)  # under the lock: the one we resolved, as it is now
     if link.name != identity.host_name or link.kind != identity.kind or (identity.strong and not identity.proven_by(link)):
         raise CniError(INVALID_CONFIG, f"device {identity.id} changed while we waited for its lock")
+    from hostdev.cni.node_protection import refuse_if_protected
+
+    refuse_if_protected(link, identity.pci_address, host, conf.node, store)
     problem = identity.host_problem()
     if problem is not None:
         log.warn(f"{problem} if the pod's netns dies before DEL; the device is attached all the same")

@@ -142,6 +142,7 @@ class PluginConfig:
     keep_host_addresses: bool = False
     prev_result: Mapping[str, object] | None = field(default=None, hash=False)
     ignored: tuple[str, ...] = ()  # node-only keys the configuration set and this command ignores
+    node: NodeSettings = field(default=NodeSettings(DEFAULT_SETTINGS_FILE), compare=False)
 
 
 def _type_error(key: str, expected: str, value: object) -> CniError:
@@ -289,7 +290,8 @@ def parse_plugin_config(conf: Mapping[str, object], command: str, node: NodeSett
         )
     ipam_type = _ipam_type(conf, plugin_type)
 
-    state_dir, log_file, ignored = _node_paths(conf, command, node or NodeSettings(DEFAULT_SETTINGS_FILE))
+    node = node or NodeSettings(DEFAULT_SETTINGS_FILE)
+    state_dir, log_file, ignored = _node_paths(conf, command, node)
     runtime_config = _optional_object(conf, "runtimeConfig") or {}
     device = select_device(conf, runtime_config)
     if device is None and command in _COMMANDS_NEEDING_DEVICE:
@@ -310,6 +312,7 @@ def parse_plugin_config(conf: Mapping[str, object], command: str, node: NodeSett
         log_level=_choice(conf, "logLevel", LOG_LEVELS, "warn"),
         log_file=log_file,
         ignored=ignored,
+        node=node,
         lock_timeout_seconds=_seconds(
             conf,
             "lockTimeoutSeconds",

@@ -54,6 +54,10 @@ IPAM_CONFIG_REFUSED = 104
 """The kernel refused to put on the pod's interface what the IPAM plugin returned (an address, a
 route whose gateway is not reachable, a duplicate IPv6 address). The ADD was undone."""
 
+DEVICE_PROTECTED = 105
+"""The node keeps this device (its default route, a bond or bridge, an SR-IOV PF whose VFs are in
+use, its deny/allow lists: see node_protection.py); nothing was changed."""
+
 RDMA_FAILED = 110
 """The RDMA device could not follow its netdev (or ``rdma: required`` and there is none)."""
 

@@ -13,6 +13,13 @@ the launcher). The file is JSON::
 ``logDir`` (absolute; default none)
     The one directory a NAD's ``logFile`` may name a file in. Without it a NAD cannot have a
     log file (lines still go to stderr, which the runtime keeps).
+``apiServers`` (list of IP addresses; default none)
+    The Kubernetes API server addresses this node talks to: the NIC that routes to one of them
+    is never moved (see node_protection.py). The default route is protected either way.
+``deny``, ``allow`` (objects of lists; default none)
+    ``{"pci": ["0000:03:00.0"], "driver": ["e1000e"], "vendorDevice": ["8086:10d3"],
+    "netdev": ["eno1"]}``: a device matching any ``deny`` entry is never moved; with an
+    ``allow`` object, only a device matching one of its entries is.
 
 No file means the defaults. A file that is not a regular file owned by root (a symlink, a FIFO),
 that others may write, that is not a JSON object, or that has an unknown key (a typo must not
@@ -33,7 +40,18 @@ from .state import DEFAULT_STATE_DIR
 
 DEFAULT_SETTINGS_FILE = "/etc/cni/amd-host-device.conf"
 MAX_SETTINGS_BYTES = 64 * 1024
-_KEYS = ("stateDir", "logDir")
+_KEYS = ("stateDir", "logDir", "apiServers", "allow", "deny")
+RULE_KINDS = ("pci", "driver", "vendorDevice", "netdev")
+
+
+@record
+class DeviceRules:
+    """Devices named by PCI address, driver, vendor:device (lower-case hex) or netdev name."""
+
+    pci: tuple[str, ...] = ()
+    driver: tuple[str, ...] = ()
+    vendor_device: tuple[str, ...] = ()
+    netdev: tuple[str, ...] = ()
 
 
 @record
@@ -41,6 +59,9 @@ class NodeSettings:
     path: str  # the file they came from (it may not exist: then these are the defaults)
     state_dir: str = DEFAULT_STATE_DIR
     log_dir: str | None = None
+    api_servers: tuple[str, ...] = ()
+    deny: DeviceRules = DeviceRules()
+    allow: DeviceRules | None = None  # None: every device not denied
 
 
 def load_node_settings(path: str = DEFAULT_SETTINGS_FILE) -> NodeSettings:
@@ -88,7 +109,53 @@ def _parse(path: str, raw: bytes) -> NodeSettings:
     if unknown:
         raise _refused(path, f"unknown key(s) {', '.join(shorten(k) for k in unknown)}; known: {', '.join(_KEYS)}")
     state_dir = _directory(path, data, "stateDir") or DEFAULT_STATE_DIR
-    return NodeSettings(path, state_dir=state_dir, log_dir=_directory(path, data, "logDir"))
+    allow = _rules(path, data, "allow")
+    return NodeSettings(
+        path, state_dir=state_dir, log_dir=_directory(path, data, "logDir"),
+        api_servers=_addresses(path, data.get("apiServers")), deny=_rules(path, data, "deny") or DeviceRules(),
+        allow=allow,
+    )  # fmt: skip
+
+
+def _strings(path: str, value: object, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v and v.isprintable() for v in value):
+        raise _refused(path, f"{what} must be a list of non-empty printable strings")
+    return tuple(value)
+
+
+def _addresses(path: str, value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    import socket
+
+    addresses = _strings(path, value, "apiServers")
+    for address in addresses:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        try:
+            socket.inet_pton(family, address)
+        except OSError:
+            raise _refused(path, f"apiServers: {shorten(address)} is not an IP address") from None
+    return addresses
+
+
+def _rules(path: str, data: dict[str, object], key: str) -> DeviceRules | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _refused(path, f"{key} must be an object with lists {', '.join(RULE_KINDS)}")
+    unknown = sorted(k for k in value if k not in RULE_KINDS)
+    if unknown:
+        raise _refused(path, f"{key}: unknown kind(s) {', '.join(shorten(k) for k in unknown)}; known: {', '.join(RULE_KINDS)}")
+    lists = {kind: _strings(path, value.get(kind, []), f"{key}.{kind}") for kind in RULE_KINDS}
+    for entry in lists["vendorDevice"]:
+        vendor, colon, device = entry.partition(":")
+        if not colon or not all(len(part) == 4 and all(c in "0123456789abcdefABCDEF" for c in part) for part in (vendor, device)):
+            raise _refused(path, f"{key}.vendorDevice: {shorten(entry)} is not VVVV:DDDD (hex)")
+    return DeviceRules(
+        pci=tuple(p.lower() for p in lists["pci"]), driver=lists["driver"],
+        vendor_device=tuple(v.lower() for v in lists["vendorDevice"]), netdev=lists["netdev"],
+    )  # fmt: skip
 
 
 def _directory(path: str, data: dict[str, object], key: str) -> str | None:

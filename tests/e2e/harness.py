@@ -309,6 +309,9 @@ def netns_view(node: Node, ns: str | None = None) -> dict[str, Any]:
     node.settle(ns)
     links = {}
     for link in node.ip_json("-d link show", ns):
+        data = link.get("linkinfo", {}).get("info_data")
+        if isinstance(data, dict):  # a bridge's running timers tick by themselves
+            link["linkinfo"]["info_data"] = {k: v for k, v in data.items() if not k.endswith("_timer")}
         links[link["ifname"]] = {k: v for k, v in link.items() if k not in _VOLATILE_LINK_KEYS}
     addrs = {
         entry["ifname"]: [a for a in entry.get("addr_info", []) if not _is_link_local_v6(a.get("local"))]

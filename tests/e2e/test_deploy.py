@@ -258,14 +258,23 @@ def test_command_line(tmp_path: Path, bundles: tuple[Bundle, Bundle]) -> None:
     v1, _ = bundles
     node = tmp_path / "node"
     args = ["install", "--source", str(v1.root), "--host-root", str(node), "--bin-dir", "/opt/cni/bin",
-            "--state-dir", "/var/lib/cni/amd-host-device", "--log-dir", "/var/log/amd-host-device"]  # fmt: skip
+            "--state-dir", "/var/lib/cni/amd-host-device", "--log-dir", "/var/log/amd-host-device",
+            "--api-server", "10.0.0.1", "--deny", "driver=e1000e", "--deny", "netdev=eno1", "--allow", "pci=0000:44:00.0"]  # fmt: skip
     first = _node_install(args)
     assert first.returncode == 0 and first.stdout.startswith(b"installed: "), first.stderr
     assert (node / "opt/cni/bin" / PLUGIN_NAME).is_symlink()
     assert stat.S_IMODE(os.lstat(node / "var/lib/cni/amd-host-device").st_mode) == 0o700
     assert stat.S_IMODE(os.lstat(node / "var/log/amd-host-device").st_mode) == 0o700
     settings = node / "etc/cni/amd-host-device.conf"  # the default place, with the node's own paths
-    assert json.loads(settings.read_text()) == {"stateDir": "/var/lib/cni/amd-host-device", "logDir": "/var/log/amd-host-device"}
+    assert json.loads(settings.read_text()) == {
+        "stateDir": "/var/lib/cni/amd-host-device", "logDir": "/var/log/amd-host-device", "apiServers": ["10.0.0.1"],
+        "deny": {"driver": ["e1000e"], "netdev": ["eno1"]}, "allow": {"pci": ["0000:44:00.0"]},
+    }  # fmt: skip
+    from hostdev.cni.node_settings import load_node_settings
+
+    assert load_node_settings(str(settings)).deny.netdev == ("eno1",)  # what the plugin reads
+    bad = _node_install([*args, "--deny", "vendor=8086"])
+    assert bad.returncode == 1 and b"KIND=VALUE" in bad.stderr
     assert stat.S_IMODE(settings.stat().st_mode) == 0o644 and settings.stat().st_uid == 0
     again = _node_install(args)
     assert again.returncode == 0 and again.stdout.startswith(b"already installed: ")

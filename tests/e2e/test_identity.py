@@ -38,16 +38,6 @@ def _record_of(node: Node) -> dict[str, Any]:
     return record
 
 
-def _view(node: Node) -> dict[str, Any]:
-    """netns_view without a bridge's running timers, which tick by themselves."""
-    view = netns_view(node)
-    for link in view["links"].values():
-        data = link.get("linkinfo", {}).get("info_data")
-        if isinstance(data, dict):
-            link["linkinfo"]["info_data"] = {k: v for k, v in data.items() if not k.endswith("_timer")}
-    return view
-
-
 def _impostor(node: Node, kind: str, name: str, index: int) -> None:
     """A host interface at the device's recorded ifindex, with addresses and a route of its own."""
     if kind == "veth":
@@ -80,12 +70,12 @@ def test_an_interface_at_the_recorded_ifindex_is_never_taken_for_the_device(
         node.delete_pod(pod)  # the NIC stays in the held netns: not back yet
         _impostor(node, impostor_kind, name, pod_index)
         assert node.ip_json(f"link show dev {name}")[0]["ifindex"] == pod_index
-        bystander = _view(node)
+        bystander = netns_view(node)
 
         r = node.run("DEL", conf, netns=node.pod_path(pod))
         assert r.ok, r.stdout + r.stderr
         assert "has not returned to the host yet" in r.stderr, r.stderr
-        assert _view(node) == bystander  # the impostor untouched: name, MAC, MTU, addresses, routes
+        assert netns_view(node) == bystander  # the impostor untouched: name, MAC, MTU, addresses, routes
         assert state_view(node) == attached  # the record kept for the real device
 
         # Now the device comes back (under dev<N> when its name is taken, as the kernel does).
@@ -116,10 +106,10 @@ def test_a_host_interface_with_the_pod_side_name_is_not_the_device(node: Node) -
     try:
         node.delete_pod(pod)
         _impostor(node, "veth", "net1", pod_index)
-        bystander = _view(node)
+        bystander = netns_view(node)
         r = node.run("DEL", conf, netns=node.pod_path(pod), ifname="net1")
         assert r.ok and "has not returned to the host yet" in r.stderr, r.stdout + r.stderr
-        assert _view(node) == bystander
+        assert netns_view(node) == bystander
         assert state_view(node) == attached
     finally:
         holder.release()

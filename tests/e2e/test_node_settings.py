@@ -221,7 +221,11 @@ def test_a_hard_linked_lock_file_is_refused(attached_node: Node) -> None:
 # --- the settings file itself -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("problem", ["group-writable", "foreign-owner", "symlink", "not-json", "unknown-key", "relative-state-dir"])
+@pytest.mark.parametrize(
+    "problem",
+    ["group-writable", "foreign-owner", "symlink", "not-json", "unknown-key", "relative-state-dir", "bad-vendor-device",
+     "api-server-not-an-address"],
+)  # fmt: skip
 def test_an_untrustworthy_settings_file_is_refused(attached_node: Node, problem: str) -> None:
     node = attached_node
     node.write_settings()
@@ -239,8 +243,12 @@ def test_an_untrustworthy_settings_file_is_refused(attached_node: Node, problem:
         settings.write_text("stateDir = /tmp\n")
     elif problem == "unknown-key":
         settings.write_text('{"stateDir": "/var/lib/cni/amd-host-device", "stateDri": "/tmp"}')
-    else:
+    elif problem == "relative-state-dir":
         settings.write_text('{"stateDir": "state"}')
+    elif problem == "bad-vendor-device":
+        settings.write_text('{"deny": {"vendorDevice": ["intel:10c9"]}}')
+    else:
+        settings.write_text('{"apiServers": ["api.example.com"]}')
     before = netns_view(node)
     pod = node.add_pod()
     r = node.run("ADD", _conf(node), netns=node.pod_path(pod))
@@ -267,7 +275,7 @@ def test_the_launcher_reads_the_settings_file_it_was_installed_with(tmp_path: Pa
     bin_dir = tmp_path / "bin"
     settings = tmp_path / "node.conf"
     settings.write_text('{"stateDir": "relative"}')  # invalid on purpose: proves it is read
-    subprocess.run([str(PYTHON), "-m", "hostdev.cli", "install", "--bin-dir", str(bin_dir), "--settings", str(settings)], check=True)
+    subprocess.run([str(PYTHON), "-m", "hostdev.tools.cli", "install", "--bin-dir", str(bin_dir), "--settings", str(settings)], check=True)
     env = {"CNI_COMMAND": "STATUS", "PATH": "/usr/bin:/bin"}
     proc = subprocess.run([str(bin_dir / "amd-host-device")], input=b'{"cniVersion":"1.1.0","name":"n","type":"amd-host-device"}', env=env, capture_output=True)
     assert proc.returncode == 1 and str(settings).encode() in proc.stdout, proc.stdout + proc.stderr

@@ -137,3 +137,18 @@ def test_add_is_exclusive_and_delete_removes(ns: TestNetns, open_handle: OpenHan
     with pytest.raises(NetlinkError) as caught:
         handle.delete_route(index, decoded[0])
     assert caught.value.errno == errno.ESRCH
+
+
+def test_route_to_is_ip_route_get(ns: TestNetns, open_handle: OpenHandle) -> None:
+    """``Handle.route_to`` (issue 16 H3: which link reaches the API server) against ``ip route get``."""
+    ns.run("ip addr add 10.5.0.1/24 dev r0")
+    ns.run("ip -6 addr add 2001:db8:5::1/64 dev r0 nodad")
+    ns.run("ip route add 192.0.2.0/24 via 10.5.0.254 dev r0")
+    handle = open_handle(ns)
+    for address in ("192.0.2.77", "10.5.0.9", "2001:db8:5::9"):
+        (shown,) = ns.ip_json(f"route get {address}")
+        route = handle.route_to(address)
+        assert route.oif == ns.ifindex(shown["dev"]) and route.gateway == shown.get("gateway"), (address, shown, route)
+    with pytest.raises(NetlinkError) as caught:
+        handle.route_to("198.51.100.1")  # no route at all
+    assert caught.value.errno == errno.ENETUNREACH

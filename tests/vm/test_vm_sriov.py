@@ -109,3 +109,31 @@ def test_vf_netdev_moves_into_a_pod_and_back_with_its_addresses(plugin: Path, pf
         wait_for_view(vf_if, before)
         assert read_pci_function(vf_bdf).netdevs == (vf_if,)
         assert state_records(state) == []
+
+
+@pytest.mark.vm(group="sriov", sriov=True, timeout_s=90)
+def test_a_pf_with_a_vf_in_a_pod_is_refused_and_so_is_a_vf_of_a_pf_in_a_pod(
+    plugin: Path, pf: tuple[str, str], tmp_path: Path
+) -> None:
+    """Issue 16 H3 on real SR-IOV: a pod holding the PF could reprogram the VFs serving others."""
+    pf_bdf, pf_if = pf
+    run("ip", "link", "set", "dev", pf_if, "up")
+    state = tmp_path / "state"
+    with enabled_vfs(pf_bdf, 2) as vfs, network_namespace() as vf_pod, network_namespace() as pf_pod:
+        vf_bdf, vf_if = vfs[0]
+        vf_conf = nad_conf(vf_bdf, state)
+        ok(run_plugin(plugin, "ADD", vf_conf, netns=netns_path(vf_pod), container_id="vf-tenant"))
+        pf_before = netdev_view(pf_if)
+        refused = run_plugin(plugin, "ADD", nad_conf(pf_bdf, state), netns=netns_path(pf_pod), container_id="pf-tenant")
+        assert refused.error_code() == 105 and vf_bdf in refused.stdout, refused.stdout + refused.stderr
+        assert netdev_view(pf_if) == pf_before and not netdev_exists(pf_if, pf_pod)
+        ok(run_plugin(plugin, "DEL", vf_conf, netns=netns_path(vf_pod), container_id="vf-tenant"))
+
+        # the other way round: the PF in a pod, then a VF of it
+        pf_conf = nad_conf(pf_bdf, state)
+        ok(run_plugin(plugin, "ADD", pf_conf, netns=netns_path(pf_pod), container_id="pf-tenant"))
+        refused = run_plugin(plugin, "ADD", nad_conf(vfs[1][0], state), netns=netns_path(vf_pod), container_id="vf-tenant")
+        assert refused.error_code() == 105 and pf_bdf in refused.stdout, refused.stdout + refused.stderr
+        assert netdev_exists(vfs[1][1]) and not netdev_exists(vfs[1][1], vf_pod)
+        ok(run_plugin(plugin, "DEL", pf_conf, netns=netns_path(pf_pod), container_id="pf-tenant"))
+        assert state_records(state) == []
