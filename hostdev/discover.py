@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from typing import NamedTuple
 
     from hostdev._netlink.rtnl_link import Link
-    from hostdev._sysfs.pci_function import PciFunction
+    from hostdev._sysfs.pci_function import PciFunction as PciFunction  # what pci_function returns
     from hostdev.handle import Handle
 else:  # a tuple class costs the CNI binary's start-up a fifth of a @record
     from hostdev._record import NamedTuple

@@ -21,7 +21,6 @@ from hostdev.cni.pod_interface import renames_to_ifname
 from hostdev.cni.protocol import CniEnv
 from hostdev.cni.record import AttachmentRecord, UserspaceRecord
 from hostdev.cni.result_model import Interface, Result
-from hostdev.cni.stale import finish_stale, finish_stale_unlocked
 from hostdev.cni.state import AttachmentKey, StateStore
 from hostdev.cni.steps import STEPS, plan_rdma
 from hostdev.errors import NetnsError
@@ -61,8 +60,11 @@ def add(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None = Non
             # A device in a pod is gone from the host's view: if it is ours or recorded by a live
             # pod, say "busy" (100), not "not found" (7). One that a gone pod left behind may be
             # back under another name: finish that attachment (11 while it is not back) and look again.
-            if store.load(key) is not None:
-                raise CniError(DEVICE_BUSY, f"attachment {key.container_id}/{key.ifname} already exists", "run DEL first") from None
+            _refuse_if_exists(store, key)
+            if not _held(store, selector.value):
+                raise
+            from hostdev.cni.stale import finish_stale_unlocked
+
             if not finish_stale_unlocked(store, selector.value, host=host, conf=conf, log=log):
                 raise
             device = resolve(selector.kind, selector.value, host)
@@ -76,12 +78,16 @@ def add(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None = Non
             return _attach_userspace(env, conf, log, key, store, pod, device, ipam)
         with DeviceLock(store.root, device.identity.id, conf.lock_timeout_seconds):
             crash_point("add:after-lock", conf.state_dir)
-            if finish_stale(store, device.identity.id, host=host, conf=conf, log=log):
-                again = resolve(selector.kind, selector.value, host)  # restored: renamed, readdressed
-                if not isinstance(again, ResolvedDevice) or again.identity.id != device.identity.id:
-                    raise CniError(INVALID_CONFIG, f"device {device.identity.id} changed while a stale attachment was finished")
-                device = again
-            _refuse_if_recorded(store, key, device.identity.id)  # the check that counts: under the lock
+            _refuse_if_exists(store, key)  # before any scan of the store sets a corrupt copy aside
+            if _held(store, device.identity.id):  # the check that counts: under the lock
+                from hostdev.cni.stale import finish_stale, refuse_if_held
+
+                if finish_stale(store, device.identity.id, host=host, conf=conf, log=log):
+                    again = resolve(selector.kind, selector.value, host)  # restored: renamed, readdressed
+                    if not isinstance(again, ResolvedDevice) or again.identity.id != device.identity.id:
+                        raise CniError(INVALID_CONFIG, f"device {device.identity.id} changed while a stale attachment was finished")
+                    device = again
+                refuse_if_held(store, device.identity.id)
             with Handle(pod) as inside:
                 record = _plan(env, conf, log, host, inside, pod, device, store)
                 tx = Attachment(key=key, store=store, record=record, host=host, pod=pod, inside=inside, conf=conf, log=log)
@@ -142,16 +148,17 @@ def _plan(
     )  # fmt: skip
 
 
-def _refuse_if_recorded(store: StateStore, key: AttachmentKey, device_id: str) -> None:
-    """Code 100 when this attachment exists already, or another one holds the device."""
-    from hostdev.cni.state import InvalidName
-
+def _refuse_if_exists(store: StateStore, key: AttachmentKey) -> None:
+    """Code 100 when this attachment exists already (5 when its record is corrupt)."""
     if store.load(key) is not None:
         raise CniError(DEVICE_BUSY, f"attachment {key.container_id}/{key.ifname} already exists", "run DEL first")
+
+
+def _held(store: StateStore, device_id: str) -> bool:
+    """Whether any record names the device (a live attachment, or one of a pod that is gone)."""
+    from hostdev.cni.state import InvalidName
+
     try:
-        holders = store.find_by_device(device_id)
+        return bool(store.find_by_device(device_id))
     except InvalidName:  # not a device ID (a selector's value): nothing can be recorded under it
-        return
-    if holders:
-        held = holders[0].key
-        raise CniError(DEVICE_BUSY, f"device {device_id} is attached to container {held.container_id} ({held.ifname})")
+        return False

@@ -20,16 +20,15 @@ DEL, CHECK and GC never consult any of this: a device that is in a pod must alwa
 
 from __future__ import annotations
 
-from hostdev._netlink.rtnl_link import Link
 from hostdev.cni.errors import DEVICE_PROTECTED, CniError
 from hostdev.cni.node_settings import DeviceRules, NodeSettings
 from hostdev.errors import NetlinkError
-from hostdev.handle import Handle
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from hostdev._sysfs.pci_function import PciFunction
+    from hostdev import Handle, Link
     from hostdev.cni.state import StateStore
+    from hostdev.discover import PciFunction
 
 RT_TABLE_MAIN = 254
 MASTER_KINDS = frozenset({"bridge", "bond", "team", "openvswitch"})
@@ -53,12 +52,11 @@ def refuse_if_protected(
 def _pci_function(pci_address: str | None, sysfs_root: str) -> PciFunction | None:
     if pci_address is None:
         return None
-    from hostdev._sysfs.errors import SysfsError
-    from hostdev._sysfs.pci_function import read_pci_function
+    from hostdev import discover
 
     try:
-        return read_pci_function(pci_address, sysfs_root)
-    except SysfsError:
+        return discover.pci_function(pci_address, sysfs_root)
+    except discover.DiscoveryError:
         return None
 
 

@@ -90,8 +90,8 @@ def _handed_over(nad: dict[str, Any], handler: str, node_settings: dict[str, Any
     return conflist
 
 
-def _networks(state_dir: Path, work: Path) -> dict[str, list[dict[str, Any]]]:
-    node = {"rdma": "skip", "stateDir": str(state_dir), "logLevel": "info", "logFile": str(work / "{handler}.log")}
+def _networks(work: Path) -> dict[str, list[dict[str, Any]]]:
+    node = {"rdma": "skip", "logLevel": "info", "logFile": str(work / "{handler}.log")}  # work: the node's logDir
     record = {"type": recorder.NAME}
     ptp = {
         "cniVersion": "0.4.0", "name": "cluster",
@@ -184,7 +184,9 @@ def cri(plugin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cri]
     work = tmp_path_factory.mktemp("cri")
     bin_dir = cni_bin_dir(work / "bin", plugin)
     node = Node(bin_dir / "amd-host-device")
-    containerd = Containerd(node, bin_dir, _networks(node.state_dir, work))
+    assert node.settings is not None
+    node.settings["logDir"] = str(work)
+    containerd = Containerd(node, bin_dir, _networks(work))
     client = None
     try:
         started = time.monotonic()

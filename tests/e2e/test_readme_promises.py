@@ -191,7 +191,9 @@ def test_status_with_an_unusable_state_directory_is_50(node: Node, tmp_path: Pat
     state = tmp_path / "state"
     state.mkdir(mode=0o777)
     state.chmod(0o777)  # world-writable: refused
-    out = _refused(node.run("STATUS", node.conf(cniVersion="1.1.0", stateDir=str(state))), PLUGIN_NOT_AVAILABLE)
+    assert node.settings is not None
+    node.settings["stateDir"] = str(state)  # the node's state directory
+    out = _refused(node.run("STATUS", node.conf(cniVersion="1.1.0")), PLUGIN_NOT_AVAILABLE)
     assert out["msg"] == f"state directory {state} is unusable", out
 
 

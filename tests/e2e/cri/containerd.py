@@ -142,7 +142,8 @@ class Containerd:
     def _hold_mounts(self) -> int:
         """A process that owns the private mount namespace (in the node's host netns) for the
         module's whole life; containerd is started (and restarted) inside it."""
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOSTDEV_SYSFS": str(self.node.sysfs.root)}
+        self.node.write_settings()  # the node's settings over /etc, as in Node.run
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOSTDEV_SYSFS": str(self.node.sysfs.root), "HOSTDEV_ETC": str(self.node.etc)}
         args = [
             "nsenter", f"--net=/run/netns/{self.node.host}",
             "unshare", "--mount", "--propagation", "private",
