@@ -75,7 +75,7 @@ def add(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None = Non
             ):
                 raise CniError(INVALID_CONFIG, f"{check.source} and {selector.source} name different devices")
         if not isinstance(device, ResolvedDevice):
-            return _attach_userspace(env, conf, log, key, store, pod, device, ipam)
+            return _attach_userspace(env, conf, log, key, store, host, pod, device, ipam)
         with DeviceLock(store.root, device.identity.id, conf.lock_timeout_seconds):
             crash_point("add:after-lock", conf.state_dir)
             _refuse_if_exists(store, key)  # before any scan of the store sets a corrupt copy aside
@@ -102,7 +102,8 @@ def add(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None = Non
 
 
 def _attach_userspace(
-    env: CniEnv, conf: PluginConfig, log: Log, key: AttachmentKey, store: StateStore, pod: NetNS, device: UserspaceFunction,
+    env: CniEnv, conf: PluginConfig, log: Log, key: AttachmentKey, store: StateStore, host: Handle, pod: NetNS,
+    device: UserspaceFunction,
     ipam: IpamPlugin | None,
 ) -> Result:
     """DPDK mode: nothing moves, but the attachment is recorded (one pod per function; CHECK,
@@ -110,7 +111,12 @@ def _attach_userspace(
     an allocation nobody configures would only leak; the result says so."""
     assert env.netns and env.ifname
     with DeviceLock(store.root, device.pci_address, conf.lock_timeout_seconds):
-        _refuse_if_recorded(store, key, device.pci_address)
+        _refuse_if_exists(store, key)
+        if _held(store, device.pci_address):
+            from hostdev.cni.stale import finish_stale, refuse_if_held
+
+            finish_stale(store, device.pci_address, host=host, conf=conf, log=log)  # a gone pod's record
+            refuse_if_held(store, device.pci_address)
         record = UserspaceRecord(device.pci_address, device.driver, env.netns, (pod.dev, pod.ino), env.ifname)
         store.save(key, record.to_dict())
     log.info(f"{device.pci_address} is bound to {device.driver}: nothing to move (DPDK mode)")

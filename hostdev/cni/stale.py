@@ -17,7 +17,7 @@ from hostdev.cni.attachment import Attachment, open_pod_netns
 from hostdev.cni.config import PluginConfig
 from hostdev.cni.errors import DEVICE_BUSY, TRY_AGAIN_LATER, CniError
 from hostdev.cni.log import Log
-from hostdev.cni.record import AttachmentRecord
+from hostdev.cni.record import AttachmentRecord, UserspaceRecord, record_from_dict
 from hostdev.cni.state import InvalidName, StateStore, StoredRecord
 from hostdev.handle import Handle
 
@@ -56,6 +56,11 @@ def finish_stale(store: StateStore, device_id: str, *, host: Handle, conf: Plugi
         record = _record(held)
         if record is None or _pod_alive(record):
             continue  # a live attachment: the caller answers "busy"
+        if isinstance(record, UserspaceRecord):  # DPDK mode: nothing moved, nothing to give back
+            store.delete(held.key)
+            log.warn(f"dropped the stale DPDK attachment of container {held.key.container_id}: its pod's netns is gone")
+            finished = True
+            continue
         with Attachment.resume(record, None, key=held.key, store=store, host=host, conf=no_wait, log=log) as tx:
             if not tx.detach(STEPS):
                 raise _not_back(device_id, held)
@@ -74,14 +79,14 @@ def _holders(store: StateStore, device_id: str) -> list[StoredRecord]:
         return []
 
 
-def _record(held: StoredRecord) -> AttachmentRecord | None:
+def _record(held: StoredRecord) -> AttachmentRecord | UserspaceRecord | None:
     try:
-        return AttachmentRecord.from_dict(held.record)
+        return record_from_dict(held.record)
     except ValueError:
         return None  # unusable: never finished by an ADD; DEL's fallback deals with it
 
 
-def _pod_alive(record: AttachmentRecord) -> bool:
+def _pod_alive(record: AttachmentRecord | UserspaceRecord) -> bool:
     pod = open_pod_netns(None, record)
     if pod is None:
         return False

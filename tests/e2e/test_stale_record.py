@@ -94,3 +94,18 @@ def test_a_live_pod_whose_nic_was_returned_by_hand_is_not_stale(node: Node) -> N
     r = node.run("ADD", conf, netns=node.pod_path(second), container_id="second")
     assert _code(r) == 100, r.stdout
     assert state_view(node) == attached
+
+
+def test_a_dpdk_function_of_a_gone_pod_is_free_for_the_next(node: Node) -> None:
+    """DPDK mode records the function too; once its pod's netns is gone, the next ADD drops
+    that record (nothing moved, nothing to give back) instead of answering busy forever."""
+    node.sysfs.add_pci_function("0000:45:00.4", driver="vfio-pci", netdevs=[])
+    conf = node.conf(deviceID="0000:45:00.4", cniVersion="1.0.0")
+    first, second = node.add_pod(), node.add_pod()
+    assert node.run("ADD", conf, netns=node.pod_path(first), container_id="first").ok
+    r = node.run("ADD", conf, netns=node.pod_path(second), container_id="second")
+    assert _code(r) == 100, r.stdout  # its pod lives: busy
+    node.delete_pod(first)  # no DEL comes
+    r = node.run("ADD", conf, netns=node.pod_path(second), container_id="second")
+    assert r.ok and "stale DPDK attachment of container first" in r.stderr, r.stdout + r.stderr
+    assert list(state_view(node)) == ["networks/amd-host-device-nad-nic/second:net1.json"]
