@@ -211,12 +211,7 @@ class Node:
         # the fabricated tree goes over it there, so the plugin sees our PCI functions.
         # ``wrapper`` (e.g. strace) runs the plugin as its child, with the same environment.
         prefix = "".join(f"{shlex.quote(word)} " for word in wrapper)
-        self.write_settings()
-        binds = "".join(f'mount --bind "{source}" "{target}" && ' for source, target in self.binds)
-        script = (
-            f'mount -t overlay hostdev-etc -o ro,lowerdir="{self.etc}":/etc /etc && {binds}'
-            f'mount --bind "{self.sysfs.root}" /sys && exec {prefix}"{self.plugin}"'
-        )
+        script = f'{self._node_mounts()}exec {prefix}"{self.plugin}"'
         proc = subprocess.run(
             ["ip", "netns", "exec", self.host, "sh", "-c", script],
             input=stdin, capture_output=True, env=environ, timeout=120,
@@ -228,10 +223,21 @@ class Node:
             parsed = None
         return Result(proc.returncode, parsed, text, proc.stderr.decode())
 
+    def _node_mounts(self) -> str:
+        """Shell commands (each ending in ``&& ``) that make a private mount namespace this node's:
+        its settings over /etc (read-only), its binds, its fabricated sysfs over /sys."""
+        self.write_settings()
+        binds = "".join(f'mount --bind "{source}" "{target}" && ' for source, target in self.binds)
+        return (
+            f'mount -t overlay hostdev-etc -o ro,lowerdir="{self.etc}":/etc /etc && {binds}'
+            f'mount --bind "{self.sysfs.root}" /sys && '
+        )
+
     def exec_in_host(self, argv: list[str], env: dict[str, str], *, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
         """Another program of this node (a runtime, a CNI client) as :meth:`run` runs the plugin:
-        in the host netns, seeing the fabricated sysfs (so the plugins it executes do too)."""
-        script = f'mount --bind "{self.sysfs.root}" /sys && exec "$@"'
+        in the host netns, seeing the node's settings and fabricated sysfs (so the plugins it
+        executes do too)."""
+        script = f'{self._node_mounts()}exec "$@"'
         args = ["ip", "netns", "exec", self.host, "sh", "-c", script, "sh", *argv]
         return subprocess.run(args, capture_output=True, env=env, timeout=timeout)
 

@@ -397,7 +397,7 @@ def test_the_host_local_example_works_as_written(docs: list[dict[str, Any]], plu
         before = node.link_state("enp69s0v0")
         pod = node.add_pod()
         conf["ipam"]["dataDir"] = str(node.work / "ipam")
-        conf |= {"deviceID": "0000:45:00.2", "stateDir": str(node.state_dir)}
+        conf |= {"deviceID": "0000:45:00.2"}  # state: where the node settings say
         add = node.run("ADD", conf, netns=node.pod_path(pod))
         assert add.ok and add.out is not None, add.stdout + add.stderr
         assert add.out["ips"] == [{"version": "4", "address": "10.56.1.2/24", "gateway": "10.56.1.1", "interface": 0}]

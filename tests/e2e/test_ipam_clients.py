@@ -52,7 +52,7 @@ def _conflist(node: Node, plugin: dict[str, Any], version: str = "1.0.0") -> Pat
 
 def _ours(node: Node, ipam: dict[str, Any]) -> dict[str, Any]:
     # As a Multus delegate: deviceID and ips arrive as capability arguments (runtimeConfig).
-    return {"type": "amd-host-device", "capabilities": {"deviceID": True, "ips": True}, "rdma": "skip", "stateDir": str(node.state_dir), "ipam": ipam}
+    return {"type": "amd-host-device", "capabilities": {"deviceID": True, "ips": True}, "rdma": "skip", "ipam": ipam}
 
 
 def test_libcni_static_ipam_with_multus_ips_and_device_capabilities(node: Node, libcni_client: Path) -> None:
