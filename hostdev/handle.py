@@ -179,7 +179,7 @@ class Handle(SocketOwner):
         link). NetlinkError (ENETUNREACH, EHOSTUNREACH…) when there is none."""
         family = AF_INET6 if ":" in address else AF_INET
         body = rtnl_route.get_route_body(family, address)
-        (route,) = self.sock.request(RTM_GETROUTE, body, _route_req(f"RTM_GETROUTE to {address}"), decode=rtnl_route.decode_route)
+        (route,) = self._do(GETROUTE, body, f"to {address}", decode=rtnl_route.decode_route)
         return route
 
     def add_route(self, index: int, route: Route, *, replace: bool = False) -> None:
