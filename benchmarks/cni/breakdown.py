@@ -74,7 +74,7 @@ def run_phases(node: BenchNode, device: StandInDevice, pod: str, runs: int, log:
     """Per-phase wall and CPU of ADD and DEL, medians over ``runs`` probed cycles."""
     launcher = Launcher.read(node.plugin)
     out = node.work / "phases.json"
-    argv = (launcher.interpreter, *_split_flags(launcher.flags), str(PROBE), str(out), *launcher.sys_path)
+    argv = probe_argv(launcher, out)
     add_job, del_job = cycle_jobs(node, argv, device, pod)
     samples: dict[str, dict[str, list[tuple[int, int, int]]]] = {ADD: {}, DEL: {}}
     totals: dict[str, list[float]] = {ADD: [], DEL: []}
@@ -89,7 +89,7 @@ def run_phases(node: BenchNode, device: StandInDevice, pod: str, runs: int, log:
             cpu_totals[command].append(float(done.cpu_ns))
         node.check([device], [pod])
     log(f"  phases: {runs} probed ADD+DEL cycle(s)")
-    result: dict[str, Any] = {"runs": runs, "argv_shape": "<interpreter> " + launcher.flags + " phase_probe.py OUT <launcher sys.path>"}
+    result: dict[str, Any] = {"runs": runs, "argv_shape": "<interpreter> " + launcher.flags + " phase_probe.py OUT <launcher's settings> <launcher sys.path>"}
     for command, phases in samples.items():
         rows = []
         for name, values in phases.items():
@@ -106,6 +106,12 @@ def run_phases(node: BenchNode, device: StandInDevice, pod: str, runs: int, log:
             "phases": rows,
         }
     return result
+
+
+def probe_argv(launcher: Launcher, out: Path) -> tuple[str, ...]:
+    """The phase probe run as the launcher runs the plugin: same interpreter, flags, node settings
+    file ("" for the default) and sys.path; it writes its timers to ``out``."""
+    return (launcher.interpreter, *_split_flags(launcher.flags), str(PROBE), str(out), launcher.settings or "", *launcher.sys_path)
 
 
 def _split_flags(flags: str) -> list[str]:

@@ -18,6 +18,7 @@ class Launcher:
     interpreter: str  # the real interpreter named by the #! line
     flags: str  # e.g. "-IS"
     sys_path: tuple[str, ...]  # what it prepends to sys.path
+    settings: str | None = None  # the node settings file it hands to cni_main.run (None: /etc's)
 
     @classmethod
     def read(cls, path: Path) -> Launcher:
@@ -26,15 +27,21 @@ class Launcher:
             raise ValueError(f"{path} has no #! line")
         interpreter, _, flags = lines[0][2:].partition(" ")
         paths: tuple[str, ...] | None = None
+        settings: str | None = None
         for line in lines[1:]:
             if line.startswith("sys.path[:0] = "):
                 value = ast.literal_eval(line.split("=", 1)[1].strip())
                 if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
                     raise ValueError(f"{path}: unexpected sys.path line {line!r}")
                 paths = tuple(value)
+            elif line.startswith("run(") and line.endswith(")"):
+                argument = ast.literal_eval(line[len("run(") : -1] or "None")
+                if argument is not None and not isinstance(argument, str):
+                    raise ValueError(f"{path}: unexpected run line {line!r}")
+                settings = argument
         if paths is None:
             raise ValueError(f"{path}: no sys.path line")
-        return cls(path, interpreter, flags.strip(), paths)
+        return cls(path, interpreter, flags.strip(), paths, settings)
 
     def variant(self, target: Path, flags: str) -> Path:
         """A copy of the launcher whose #! line carries ``flags`` instead (e.g. ``-ISXimporttime``)."""

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from benchmarks.cni.breakdown import EXIT, PROBE, STARTUP
+from benchmarks.cni.breakdown import EXIT, STARTUP, probe_argv
 from benchmarks.cni.cycle import ADD, DEL, PluginFailed
 from benchmarks.cni.launcher import Launcher
 from benchmarks.cni.node import GO_HOST_DEVICE, BenchNode, RestoreMismatch, StandInDevice
@@ -65,7 +65,7 @@ class _Runner:
         self.node = node
         self.log = log
         launcher = Launcher.read(node.plugin)
-        self.probe_argv = (launcher.interpreter, *launcher.flags.split(), str(PROBE), str(node.work / "phases.json"), *launcher.sys_path)
+        self.probe_argv = probe_argv(launcher, node.work / "phases.json")
 
     def hostdev_conf(self, device: StandInDevice) -> dict[str, Any]:
         return self.node.hostdev_conf(device, "pciBusID")

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -125,7 +125,22 @@ def test_go_host_device_is_readdressed_outside_the_clock_and_then_equal(node: Be
 
 
 def test_phase_probe_accounts_for_the_whole_exec(node: BenchNode) -> None:
-    result = run_phases(node, node.devices[0], node.pod_names[0], 1, lambda _m: None)
+    state = Launcher.read(node.plugin).settings
+    assert state is not None and json.loads(Path(state).read_text())["stateDir"] == str(node.state_dir)
+    seen: list[str] = []
+    real_run_one = node.spawner.run_one
+
+    def run_one_and_look(job: Job) -> Any:  # after the probed ADD: its record in the node's state dir
+        done = real_run_one(job)
+        seen.extend(str(p.relative_to(node.state_dir)) for p in node.state_dir.rglob("*.json"))
+        return done
+
+    node.spawner.run_one = run_one_and_look  # type: ignore[method-assign]
+    try:
+        result = run_phases(node, node.devices[0], node.pod_names[0], 1, lambda _m: None)
+    finally:
+        del node.spawner.run_one
+    assert any(name.startswith("networks/hdb-net/") for name in seen), seen  # not the machine's /var/lib
     for command in (ADD, DEL):
         phases = {row["phase"]: row for row in result[command]["phases"]}
         assert phases[MOVE]["calls"] == 1  # exactly one netns move per command

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.cni.breakdown import PROBE, probe_argv
 from benchmarks.cni.launcher import Launcher
 from benchmarks.scale.analysis import flatness, growth, per_device, slope_ns_per_record
 from benchmarks.scale.batches import ONE_POD, SEPARATE_PODS
@@ -54,6 +55,14 @@ def test_launcher_is_read_back_and_varied(tmp_path: Path) -> None:
     assert variant.flags == "-ISXimporttime" and variant.sys_path == launcher.sys_path
     assert (tmp_path / "v").stat().st_mode & 0o111
     assert (tmp_path / "v").read_text().splitlines()[1:] == path.read_text().splitlines()[1:]
+    assert launcher.settings is None  # installed without --settings: the plugin reads /etc's
+    path.write_text(launcher_text(settings="/run/node/amd-host-device.conf"))
+    with_settings = Launcher.read(path)
+    assert with_settings.settings == "/run/node/amd-host-device.conf"
+    argv = probe_argv(with_settings, tmp_path / "phases.json")
+    # the probe runs the plugin with the node's settings, as the launcher does (its state dir!)
+    assert argv[argv.index(str(PROBE)) + 1 :][:2] == (str(tmp_path / "phases.json"), "/run/node/amd-host-device.conf")
+    assert probe_argv(launcher, tmp_path / "o")[-len(launcher.sys_path) - 1] == ""
     path.write_text("#!/bin/sh\necho hi\n")
     with pytest.raises(ValueError):
         Launcher.read(path)
