@@ -14,6 +14,9 @@ import time
 from typing import Any
 
 _TICK = os.sysconf("SC_CLK_TCK")
+# Both clocks count in ticks, and /proc/stat charges a whole tick to whatever a CPU was doing
+# when the timer fired: each reading of it may be off by about a tick per CPU.
+TICK_S = 1.0 / _TICK
 
 
 def _stat() -> tuple[float, float]:
@@ -41,6 +44,9 @@ class CpuMeter:
         all_busy = (busy - self._start[1]) / elapsed
         mine = (ours - self._start[3]) / elapsed
         return {
+            # Unrounded seconds, for callers that compare the two clocks themselves.
+            "busy_s": busy - self._start[1],
+            "ours_s": ours - self._start[3],
             "elapsed_s": round(elapsed, 1),
             "cpus": os.cpu_count(),
             "busy_cpus": round(all_busy, 2),
