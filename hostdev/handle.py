@@ -16,6 +16,7 @@ from hostdev._netlink.rtnl_tables import (
     AF_INET6,
     AF_UNSPEC,
     DELADDR,
+    DELLINKPROP,
     DELNEIGH,
     DELROUTE,
     GETADDR,
@@ -25,6 +26,7 @@ from hostdev._netlink.rtnl_tables import (
     GETROUTE,
     NEWADDR,
     NEWLINK,
+    NEWLINKPROP,
     NEWNEIGH,
     NEWROUTE,
     RTMGRP_LINK,
@@ -131,6 +133,14 @@ class Handle(SocketOwner):
         """``ip link set dev X [name N] [mtu M] [address A] [alias S] [up|down]``"""
         body = rtnl_link.set_link_body(index, name=name, mtu=mtu, mac=mac, alias=alias, up=up)
         self._do(NEWLINK, body, f"ifindex={index}")
+
+    def add_altname(self, index: int, altname: str) -> None:
+        """``ip link property add dev X altname NAME`` (EEXIST when any link holds that name)."""
+        self._do(NEWLINKPROP, rtnl_link.altname_body(index, altname), f"ifindex={index} altname {altname}", flags=_create(False))
+
+    def delete_altname(self, index: int, altname: str) -> None:
+        """``ip link property del dev X altname NAME``"""
+        self._do(DELLINKPROP, rtnl_link.altname_body(index, altname), f"ifindex={index} altname {altname}")
 
     def move_link(self, index: int, target: NetNS, *, name: str | None = None) -> None:
         """``ip link set dev X netns NS [name N]``: the move and the optional rename are one request.

@@ -228,6 +228,7 @@ class ApplyReport:
     failed_routes: tuple[tuple[Route, str], ...] = ()
     refused_settings: tuple[RefusedSetting, ...] = ()
     failed_neighbours: tuple[tuple[Neighbour, str], ...] = ()
+    failed_altnames: tuple[tuple[str, str], ...] = ()  # (altname, why): another link holds it
 
 
 def translate_label(label: str | None, old_name: str, new_name: str) -> str | None:
@@ -295,7 +296,33 @@ def apply_snapshot(
     failed_neighbours: tuple[tuple[Neighbour, str], ...] = ()
     if snapshot.neighbours is not None:
         failed_neighbours = converge_neighbours(handle, link, snapshot.neighbours)
-    return ApplyReport(tuple(failed), refused, failed_neighbours)
+    return ApplyReport(tuple(failed), refused, failed_neighbours, _add_altnames(handle, link, snapshot.altnames))
+
+
+def _add_altnames(handle: Handle, link: Link, altnames: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The snapshot's altnames the link lacks (a pod may have removed them), where free."""
+    failed = []
+    for altname in altnames:
+        if altname in link.altnames:
+            continue
+        try:
+            handle.add_altname(link.index, altname)
+        except NetlinkError as exc:
+            failed.append((altname, str(exc)))
+    return tuple(failed)
+
+
+def drop_foreign_altnames(handle: Handle, link: Link, keep: tuple[str, ...]) -> None:
+    """Remove the altnames ``link`` has that are not in ``keep`` (``ip link property del``):
+    what a pod added must not come home with the link, nor block its way (a move fails with
+    EEXIST when an altname is taken in the target)."""
+    for altname in link.altnames:
+        if altname not in keep:
+            try:
+                handle.delete_altname(link.index, altname)
+            except NetlinkError as exc:
+                if exc.errno != errno.ENODEV and exc.errno != errno.ENOENT:
+                    raise
 
 
 def apply_interface_conf(handle: Handle, link: Link | int, snapshot: LinkSnapshot) -> tuple[RefusedSetting, ...]:
@@ -335,6 +362,7 @@ def return_link(
     if holder is not None and (pod is not None or holder.index != link.index):
         raise NameTaken(name, holder.index)
     rename = name if link.name != name else None
+    drop_foreign_altnames(pod if pod is not None else host, link, snapshot.altnames)
     try:
         if pod is not None:
             if link.up:

@@ -12,6 +12,7 @@ from hostdev._record import record
 from hostdev._netlink.attrs import Buffer, encode_attr
 from hostdev._netlink.rtnl_tables import (
     AF_UNSPEC,
+    IFLA_PROP,
     IFF_UP,
     IFINFOMSG,
     IFLA,
@@ -19,9 +20,10 @@ from hostdev._netlink.rtnl_tables import (
     RTEXT_FILTER_SKIP_STATS,
     RTEXT_FILTER_VF,
 )
-from hostdev._netlink.wire import MessageHeader, family_header
+from hostdev._netlink.wire import NLA_F_NESTED, MessageHeader, family_header
 
 IFNAMSIZ = 16
+ALTIFNAMSIZ = 128  # an alternative name's buffer, NUL included
 IFALIASZ = 256
 
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -191,6 +193,15 @@ def ifname_problem(name: str) -> str | None:
     if any(c in name for c in _BAD_IFNAME_CHARS):
         return "contains '/', ':', NUL or whitespace"
     return None
+
+
+def altname_body(index: int, altname: str) -> bytes:
+    """``ip link property add|del dev X altname NAME`` (RTM_NEWLINKPROP / RTM_DELLINKPROP)."""
+    raw = altname.encode("utf-8", "surrogateescape")
+    if not raw or len(raw) >= ALTIFNAMSIZ or any(c in altname for c in _BAD_IFNAME_CHARS):
+        raise ValueError(f"invalid alternative name {altname[:32]!r}")
+    # The kernel insists on NLA_F_NESTED here (a newer attribute, strictly validated), as ip sends it.
+    return ifinfomsg(index) + encode_attr(_PROP_LIST | NLA_F_NESTED, IFLA_PROP.encode_one("ALT_IFNAME", altname))
 
 
 def check_ifname(name: str) -> str:

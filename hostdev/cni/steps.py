@@ -266,6 +266,8 @@ def log_report(report: ApplyReport, where: str, log: Log) -> None:
     log_refused_settings(report.refused_settings, where, log)
     for neigh, why in report.failed_neighbours:
         log.warn(f"neighbour {neigh.address}{' (proxy)' if neigh.proxy else ''} not restored on {where}: {why}")
+    for altname, why in report.failed_altnames:
+        log.warn(f"altname {altname} not restored on {where}: {why}")
 
 
 def log_refused_settings(refused: tuple[RefusedSetting, ...], where: str, log: Log) -> None:

@@ -252,3 +252,27 @@ def test_wait_for_link_wakes_on_the_link_event(host: TestNetns, open_handle: Ope
     assert found is not None and found.name == "late0"
     assert time.monotonic() - start < 30  # woken by the event, not by the timeout
     assert handle.wait_for_link(lambda links: None, timeout_s=0) is None
+
+
+def test_return_link_leaves_the_pods_altnames_behind_and_brings_back_the_hosts(
+    netns_factory: NetnsFactory, open_handle: OpenHandle
+) -> None:
+    """Issue 16 item 8: an altname the pod adds that a host interface holds (as its name or an
+    altname) made the move home fail with EEXIST on every try; one the pod removed was lost."""
+    host, pod = netns_factory(), netns_factory()
+    veth_in(host, "x0", "x0p")
+    host.run("ip link property add dev x0 altname x0-host-alt")
+    host.run("ip link add clash type bridge")
+    host.run("ip link property add dev clash altname clash-alt")
+    on_host, in_pod = open_handle(host), open_handle(pod)
+    snap = take_snapshot(on_host, "x0")
+    moved = move_link(on_host, in_pod, on_host.link(name="x0"), name="net1")
+    pod.run("ip link property del dev net1 altname x0-host-alt")
+    for planted in ("clash", "clash-alt", "x0", "pod-made"):
+        pod.run(f"ip link property add dev net1 altname {planted}")
+
+    report = return_link(on_host, in_pod.link(index=moved.index), snap, pod=in_pod)
+    assert report.failed_altnames == ()
+    (back,) = host.ip_json("link show dev x0")
+    assert back["altnames"] == ["x0-host-alt"]
+    assert host.ip_json("link show dev clash")[0]["altnames"] == ["clash-alt"]
