@@ -40,8 +40,9 @@ LIBPYTHON = PREFIX / "lib" / "libpython3.11.so.1.0"
 SITE_PACKAGES = Path("/opt/venv/lib/python3.11/site-packages")
 APP_PACKAGES = ("hostdev", "deploy")
 APP_MODULES = ("entry", "cni_main", "deploy.node_install")
-# Build-time only: the cffi generator and cffi itself (ABI mode needs only _cffi_backend).
-BUILD_ONLY = ("hostdev._netns_build", "cffi", "pycparser")
+# Build-time only: the cffi generator and cffi itself (ABI mode needs only _cffi_backend). And the
+# test-only crash points: a node never gets them, so no environment can make its plugin crash.
+BUILD_ONLY = ("hostdev._netns_build", "cffi", "pycparser", "hostdev.cni.fault_injection")
 # Reached only lazily from inside the standard library's own tools (e.g. difflib's and
 # pickle's self-tests import doctest); never by the plugin or the installer.
 DEV_TOOLS = (

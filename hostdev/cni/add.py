@@ -77,7 +77,7 @@ def add(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None = Non
         if not isinstance(device, ResolvedDevice):
             return _attach_userspace(env, conf, log, key, store, host, pod, device, ipam)
         with DeviceLock(store.root, device.identity.id, conf.lock_timeout_seconds):
-            crash_point("add:after-lock", conf.state_dir)
+            crash_point("add:after-lock")
             _refuse_if_exists(store, key)  # before any scan of the store sets a corrupt copy aside
             if _held(store, device.identity.id):  # the check that counts: under the lock
                 from hostdev.cni.stale import finish_stale, refuse_if_held

@@ -38,6 +38,9 @@ class Step:
 
     name = ""
     done_point = ""
+    # Undone only when every later step's undo went through: the record must outlive a device
+    # that may still be in the pod, or no later DEL would know it is the host's.
+    undo_only_when_the_rest_is_undone = False
 
     def do(self, tx: Attachment) -> None:
         raise NotImplementedError
@@ -113,7 +116,7 @@ class Attachment:
         self.store.save(self.key, self.record.to_dict())
 
     def crash_point(self, point: str) -> None:
-        crash_point(point, self.conf.state_dir)
+        crash_point(point)
 
     def device_in_pod(self) -> Link | None:
         """The device among the pod's links, if the pod lives and it is there."""
@@ -142,6 +145,9 @@ class Attachment:
         """Undo ``steps`` in reverse, going on past failures; True when every undo went through."""
         complete = True
         for step in reversed(steps):
+            if step.undo_only_when_the_rest_is_undone and not complete:
+                self.log.error(f"{step.name} kept: the rollback could not finish, the runtime's DEL will")
+                continue
             try:
                 if not step.undo(self):
                     complete = False

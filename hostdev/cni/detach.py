@@ -65,7 +65,7 @@ def delete(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None = 
     if record.ipam is not None and ipam is None:
         log.error(f"IPAM plugin {record.ipam} allocated for this attachment, but this configuration has no ipam: not released")
     with DeviceLock(store.root, record.device.id, conf.lock_timeout_seconds):
-        crash_point("del:after-lock", conf.state_dir)
+        crash_point("del:after-lock")
         try:
             record = _load(store, key)  # a concurrent DEL may have finished it meanwhile
         except CorruptState as exc:

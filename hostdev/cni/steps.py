@@ -26,6 +26,7 @@ class SaveRecord(Step):
 
     name = "record"
     done_point = "add:after-state"
+    undo_only_when_the_rest_is_undone = True
 
     def do(self, tx: Attachment) -> None:
         tx.store.save(tx.key, tx.record.to_dict())
@@ -58,6 +59,7 @@ class MoveNetdev(Step):
             check_name_free(tx.host, identity.host_name, identity.id, identity.matches_on_host)
 
     def undo(self, tx: Attachment) -> bool:
+        tx.crash_point("undo:netdev")
         identity = tx.record.device
         link = tx.device_in_pod()
         if link is not None:

@@ -347,22 +347,23 @@ def interface_sysctls(node: Node, ns: str | None = None) -> dict[str, str]:
 
 def state_view(node: Node) -> dict[str, bytes]:
     """Every file in the state directory with its content, except lock files (kept by design:
-    one per device ever seen) and the test-fault marker."""
+    one per device ever seen)."""
     if not node.state_dir.exists():
         return {}
     out = {}
     for path in sorted(node.state_dir.rglob("*")):
         rel = path.relative_to(node.state_dir)
-        if rel.parts[0] == "locks" or rel.name == ".test-faults-enabled" or path.is_dir():
+        if rel.parts[0] == "locks" or path.is_dir():
             continue
         out[str(rel)] = path.read_bytes() if not path.is_symlink() else b"symlink->" + os.readlink(path).encode()
     return out
 
 
 def enable_test_faults(node: Node) -> Path:
-    """The root-owned marker that arms crash points for this node's state directory only."""
-    node.state_dir.mkdir(mode=0o700, exist_ok=True)
-    marker = node.state_dir / ".test-faults-enabled"
+    """The root-owned marker that lets HOSTDEV_TEST_FAULT fire, at its fixed path in the node's
+    /etc (this node's overlay: the plugin runs of other nodes never see it)."""
+    marker = node.etc / "cni" / "amd-host-device.test-faults"
+    marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text("armed by the e2e fault tests\n")
     return marker
 

@@ -93,6 +93,28 @@ def test_bundle_carries_its_modules_as_pyc_and_no_build_tools(bundle_dir: Path) 
     assert "lib/app/hostdev/_netns_build.pyc" not in files
 
 
+def test_the_bundle_has_no_crash_points_to_arm(bundle_dir: Path, plugin: Path) -> None:
+    """Issue 16: the test-only fault injection is not shipped; with its variable and its marker
+    both in place, the bundle's plugin still runs straight through."""
+    from tests.e2e.harness import enable_test_faults, fault_env
+
+    files = {str(p.relative_to(bundle_dir)) for p in bundle_dir.rglob("*") if p.is_file()}
+    assert "lib/app/hostdev/cni/faults.pyc" in files and "lib/app/hostdev/cni/fault_injection.pyc" not in files
+    node = Node(plugin)
+    try:
+        node.add_nic("enp68s0", "0000:44:00.0", addrs=("55.1.1.56/24",))
+        before = node.link_state("enp68s0")
+        enable_test_faults(node)
+        pod = node.add_pod()
+        conf = node.conf(deviceID="0000:44:00.0", rdma="skip")
+        added = node.run("ADD", conf, netns=node.pod_path(pod), env=fault_env("add:after-netdev-move", "kill"))
+        assert added.ok, added.stdout + added.stderr
+        deleted = node.run("DEL", conf, netns=node.pod_path(pod), env=fault_env("del:after-netdev-move", "kill"))
+        assert deleted.ok and node.link_state("enp68s0") == before, deleted.stdout + deleted.stderr
+    finally:
+        node.cleanup()
+
+
 def test_node_needs_only_glibc_2_31(bundle_dir: Path) -> None:
     """What a node must provide, as bundle/README.md and README.md state it."""
     interpreter, sonames = system_sonames(bundle_dir)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from hostdev.cni.faults import ADD_POINTS, DEL_POINTS
+from hostdev.cni.fault_injection import ADD_POINTS, DEL_POINTS
 from tests.e2e.harness import Node, Result, enable_test_faults, fault_env, netns_view, seed_rich_nic, state_view
 
 BDF = "0000:44:00.0"
@@ -83,13 +83,15 @@ def test_marker_alone_does_nothing(node: Node) -> None:
     assert netns_view(node) == before and state_view(node) == {}
 
 
-@pytest.mark.parametrize("marker_kind", ["not-root-owned", "symlink", "directory", "other-state-dir", "unknown-action"])
-def test_marker_must_be_a_root_owned_file_in_this_state_dir(node: Node, marker_kind: str) -> None:
+@pytest.mark.parametrize("marker_kind", ["not-root-owned", "symlink", "directory", "in-the-state-dir", "unknown-action"])
+def test_marker_must_be_a_root_owned_file_at_its_fixed_path(node: Node, marker_kind: str) -> None:
+    """Issue 16: the marker used to be looked for in the plugin's state directory, which a NAD
+    could choose; now only a regular root-owned file at one fixed path of the node's /etc counts."""
     seed_rich_nic(node, NIC, BDF)
     pod = node.add_pod()
     conf = node.conf(deviceID=BDF, rdma="skip")
-    node.state_dir.mkdir(mode=0o700)
-    marker = node.state_dir / ".test-faults-enabled"
+    marker = node.etc / "cni" / "amd-host-device.test-faults"
+    marker.parent.mkdir(parents=True, exist_ok=True)
     action = "kill"
     if marker_kind == "not-root-owned":
         marker.write_text("")
@@ -100,10 +102,10 @@ def test_marker_must_be_a_root_owned_file_in_this_state_dir(node: Node, marker_k
         marker.symlink_to(real)
     elif marker_kind == "directory":
         marker.mkdir()
-    elif marker_kind == "other-state-dir":
-        other = node.work / "other-state"
-        other.mkdir(mode=0o700)
-        (other / ".test-faults-enabled").write_text("")
+    elif marker_kind == "in-the-state-dir":  # where it used to be
+        node.state_dir.mkdir(mode=0o700)
+        (node.state_dir / ".test-faults-enabled").write_text("")
+        (node.state_dir / "amd-host-device.test-faults").write_text("")
     else:
         marker.write_text("")
         action = "explode"
@@ -211,3 +213,23 @@ def test_gc_removes_the_temp_files_of_killed_writers_only_once_they_are_old(node
     assert r.ok, r.stdout + r.stderr
     assert not stale.exists() and fresh.exists()
     assert node.run("DEL", conf, netns=node.pod_path(pod), container_id="alive").ok
+
+
+# --- a rollback that cannot give the NIC back keeps the record (issue 16 item 6) ----------------
+
+
+@pytest.mark.parametrize("failing_at", ["add:after-rdma-move", "add:after-addresses", "add:before-result"])
+def test_a_rollback_that_cannot_return_the_nic_keeps_the_record(node: Node, failing_at: str) -> None:
+    """The ADD fails after the move, and its rollback cannot bring the NIC home (here the undo of
+    the move fails): the record must stay, or no later DEL knows the NIC in the pod is the
+    host's. Before, the record step's undo ran anyway and dropped it."""
+    pod, conf = _setup(node)
+    before = netns_view(node)
+    r = node.run("ADD", conf, netns=node.pod_path(pod), env={"HOSTDEV_TEST_FAULT": f"{failing_at}:fail,undo:netdev:fail"})
+    _assert_injected_failure(r, failing_at)
+    assert not _pod_is_empty(node, pod)  # the NIC is still in the pod...
+    (record,) = state_view(node).values()  # ...and its record is kept
+    assert json.loads(record)["record"]["phase"] in ("moved", "attached")
+    r = node.run("DEL", conf, netns=node.pod_path(pod))  # the runtime's DEL after a failed ADD
+    assert r.ok, r.stdout + r.stderr
+    assert netns_view(node) == before and state_view(node) == {} and _pod_is_empty(node, pod)

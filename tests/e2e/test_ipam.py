@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from hostdev.cni.faults import ADD_POINTS, DEL_POINTS, IPAM_ADD_POINTS, IPAM_DEL_POINTS
+from hostdev.cni.fault_injection import ADD_POINTS, DEL_POINTS, IPAM_ADD_POINTS, IPAM_DEL_POINTS
 from tests.e2e.harness import Node, Result, enable_test_faults, fault_env, netns_view, seed_rich_nic, state_view, sh
 from tests.e2e.ipam_world import VF, VF_BDF, Recorder, add_vf, host_local, ipam_conf, leases, pod_addresses, pod_routes
 

@@ -13,6 +13,7 @@ no test of their own; the rest are in tests/e2e/test_readme_promises.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
+import os
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ from tests.vm.guest_tools import (
 EXCLUSIVE = {"ib_core": "netns_mode=0"}
 RDMA_FAILED, CHECK_FAILED, INTERNAL = 110, 103, 999
 SIGKILLED = -9
-FAULT_MARKER = ".test-faults-enabled"
+FAULT_MARKER = Path("/etc/cni/amd-host-device.test-faults")
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +61,11 @@ def nic(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
 
 
 def armed(state: Path) -> Path:
-    """The state dir with the root-owned marker that lets HOSTDEV_TEST_FAULT fire there."""
-    state.mkdir(mode=0o700, exist_ok=True)
-    (state / FAULT_MARKER).write_text("armed by tests/vm/test_vm_promises.py\n")
+    """The root-owned marker that lets HOSTDEV_TEST_FAULT fire, at its fixed path in the guest's
+    /etc (the guest's root is a throwaway overlay); returns ``state`` for the caller's use."""
+    assert os.environ.get("HOSTDEV_IN_VM") == "1", "the fault marker is written only inside the guest"
+    FAULT_MARKER.parent.mkdir(parents=True, exist_ok=True)
+    FAULT_MARKER.write_text("armed by tests/vm/test_vm_promises.py\n")
     return state
 
 
