@@ -17,24 +17,19 @@ from hostdev.cni.errors import STATE_UNREADABLE, TRY_AGAIN_LATER, CniError
 from hostdev.cni.faults import crash_point
 from hostdev.cni.lock import DeviceLock, StoreLock
 from hostdev.cni.log import Log
-from hostdev.cni.pod_interface import renames_to_ifname
 from hostdev.cni.protocol import CniEnv, GcAttachment
 from hostdev.cni.record import AttachmentRecord, UserspaceRecord, record_from_dict
 from hostdev.cni.state import CORRUPT_INFIX, AttachmentKey, CorruptState, StateStore
-from hostdev.cni.steps import STEPS, check_name_free, log_report, move_rdma_back, name_taken
+from hostdev.cni.steps import STEPS, check_name_free, move_rdma_back, name_taken
 from hostdev.errors import NameTaken, NetnsError
 from hostdev.handle import Handle
 from hostdev.netns import NetNS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import NamedTuple
-
     from hostdev import Link
     from hostdev.cni.attachment import Step
     from hostdev.cni.ipam import IpamPlugin
-else:
-    from hostdev._record import NamedTuple
 
 
 def delete(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None = None) -> None:
@@ -56,8 +51,10 @@ def delete(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None = 
             log.warn(f"state for {key.container_id}/{key.ifname} was set aside earlier: looking for the device")
             _release_and_recover(env, conf, store, log, ipam)
         else:
-            log.info("no attachment recorded: nothing to give back")
-            _release(ipam, log)
+            # Never added, already deleted — or the record was lost (deleted by hand, a disk that
+            # lost it): the same safe fallback as for a corrupt one, quietly when nothing is found.
+            log.info("no attachment recorded: looking for the configured device in the pod")
+            _release_and_recover(env, conf, store, log, ipam, lost=False)
         return
     if isinstance(record, UserspaceRecord):
         _release_userspace(store, key, record, conf, log)
@@ -99,13 +96,15 @@ def _release(ipam: IpamPlugin | None, log: Log) -> None:
             raise failure
 
 
-def _release_and_recover(env: CniEnv, conf: PluginConfig, store: StateStore, log: Log, ipam: IpamPlugin | None) -> None:
+def _release_and_recover(
+    env: CniEnv, conf: PluginConfig, store: StateStore, log: Log, ipam: IpamPlugin | None, *, lost: bool = True
+) -> None:
     failure = None
     if ipam is not None:
         from hostdev.cni.ipam_step import release
 
         failure = release(ipam, log)
-    recover_without_record(env, conf, store, log)
+    recover_without_record(env, conf, store, log, lost=lost)
     if failure is not None:
         raise failure
 
@@ -213,74 +212,63 @@ def _has_set_aside_copy(store: StateStore, key: AttachmentKey) -> bool:
         return False
 
 
-def recover_without_record(env: CniEnv, conf: PluginConfig, store: StateStore, log: Log) -> None:
-    """Give the device back when its record is lost: find it in the live pod by what the
-    configuration selects, and restore it on the host with what it carries there (ADD applied
-    the host's addresses, MTU and routes to it). Without a selector or a live pod netns there is
-    nothing to find: a NIC returns to the host by itself, bare, when its netns dies."""
+def recover_without_record(env: CniEnv, conf: PluginConfig, store: StateStore, log: Log, *, lost: bool = True) -> None:
+    """Give the device back when there is no usable record: the device the configuration names,
+    found inside the runtime's CNI_NETNS by its PCI or auxiliary parent (nothing else proves which
+    interface in a pod it is: a pod can give any interface any name, MAC or ifindex) and not
+    recorded for any other attachment. It comes home with its name and MTU, down, and nothing of
+    the pod's: no address, route, MAC or altname, which a pod with NET_ADMIN could have planted.
+    ``lost``: a record was there and is unusable (corrupt), so the misses are worth a warning;
+    without any record most DELs find nothing (never added, deleted twice), said at info level."""
+    say = log.error if lost else log.info
     selector = conf.device.primary if conf.device is not None else None
-    if selector is None or selector.kind not in ("pci", "auxiliary", "name"):
-        log.error("cannot look for the device without a record: the configuration names no PCI, auxiliary or name selector")
+    if selector is None or selector.kind not in ("pci", "auxiliary"):
+        how = f"by {selector.kind}" if selector is not None else "not at all"
+        say(
+            "cannot look for the device without a record: only its PCI or auxiliary parent proves which "
+            f"interface in a pod it is, and the configuration names it {how}"
+        )
         return
     if not env.netns:
-        log.error("cannot look for the device without a record: no CNI_NETNS (a NIC returns to the host bare when its netns dies)")
+        say("cannot look for the device without a record: no CNI_NETNS (a NIC returns to the host bare when its netns dies)")
         return
     try:
         pod = NetNS.from_path(env.netns)
     except NetnsError as exc:
-        log.error(f"cannot look for the device without a record: {exc} (a NIC returns to the host bare when its netns dies)")
+        say(f"cannot look for the device without a record: {exc} (a NIC returns to the host bare when its netns dies)")
         return
     with pod, NetNS.current() as host_ns:
         if pod.same_as(host_ns):
-            log.error("cannot look for the device without a record: CNI_NETNS is the plugin's own namespace")
+            say("cannot look for the device without a record: CNI_NETNS is the plugin's own namespace")
             return
         with Handle(pod) as inside:
-            found = _find_without_record(inside.links(), selector.kind, selector.value, env, conf)
-        if found is None:
-            log.warn(f"device {selector.value} is not in the pod: nothing to restore")
+            link = _find_by_parent(inside.links(), selector.kind, selector.value)
+        if link is None:
+            say(
+                f"no interface in the pod has the PCI or auxiliary parent {selector.value}: nothing is touched "
+                "(a name, MAC or ifindex proves nothing inside a pod; a virtual interface has no parent)"
+            )
             return
-        device_id = _device_id(found.link, selector.kind, selector.value)
-        with DeviceLock(store.root, device_id, conf.lock_timeout_seconds):
-            holders = store.find_by_device(device_id)
+        from hostdev import discover
+
+        listed = discover.netdevs_of(selector.kind, selector.value)
+        host_name = listed[0] if len(listed) == 1 else link.name
+        with DeviceLock(store.root, selector.value, conf.lock_timeout_seconds):
+            holders = store.find_by_device(selector.value)
             if holders:
-                log.warn(f"{found.link.name} in the pod is not ours to take: {device_id} is recorded for {holders[0].key.container_id}")
+                log.warn(f"{link.name} in the pod is not ours to take: {selector.value} is recorded for {holders[0].key.container_id}")
                 return
-            _return_unrecorded(found, pod, host_ns, log, conf.ipam_type is not None)
+            _return_unrecorded(link, host_name, pod, host_ns, log)
 
 
-class _Found(NamedTuple):
-    link: Link
-    host_name: str
-
-
-def _find_without_record(links: list[Link], kind: str, value: str, env: CniEnv, conf: PluginConfig) -> _Found | None:
-    """The selected device among the pod's links, and the name to give it back under."""
-    assert env.ifname
-    pod_name = env.ifname if renames_to_ifname(conf, env) else None
-    if kind == "name":
-        wanted = pod_name or value
-        link = next((l for l in links if l.name == wanted), None)
-        return _Found(link, value) if link is not None else None
-    # A parent names the selected device only on its own bus: virtio-net's parent is its virtio
-    # device ("virtio3" on bus "virtio"), one level below the PCI function (sysfs lists it there
-    # while the netdev is in the pod).
+def _find_by_parent(links: list[Link], kind: str, value: str) -> Link | None:
+    """The one physical interface whose parent, as netlink reports it, is the selected device
+    (on its own bus: virtio-net's parent is its virtio device, one level below the PCI function,
+    which sysfs lists there while the netdev is in the pod)."""
     bus = "pci" if kind == "pci" else "auxiliary"
     parents = {(bus, value)} | {("virtio", name) for name in _virtio_devices_of(kind, value)}
-    by_parent = [l for l in links if (l.parent_bus_name, l.parent_dev_name) in parents]
-    from hostdev import discover
-
-    listed = discover.netdevs_of(kind, value)
-    if len(by_parent) == 1:
-        link = by_parent[0]
-    else:
-        # No PCI parent from netlink (a stand-in, an old kernel): the name it must have in the pod.
-        expected = pod_name or (listed[0] if len(listed) == 1 else None)
-        link = next(
-            (l for l in links if l.name == expected and (l.parent_bus_name != bus or l.parent_dev_name == value)), None
-        )
-        if link is None:
-            return None
-    return _Found(link, listed[0] if len(listed) == 1 else link.name)
+    found = [l for l in links if l.kind is None and (l.parent_bus_name, l.parent_dev_name) in parents]
+    return found[0] if len(found) == 1 else None
 
 
 def _virtio_devices_of(kind: str, value: str) -> tuple[str, ...]:
@@ -294,39 +282,30 @@ def _virtio_devices_of(kind: str, value: str) -> tuple[str, ...]:
         return ()
 
 
-def _device_id(link: Link, kind: str, value: str) -> str:
-    """The lock/state id ADD used for this device (see device.resolve)."""
-    from hostdev import discover
-
-    if kind in ("pci", "auxiliary"):
-        return value
-    return discover.device_id(discover.pci_address_of(link), value)
-
-
-def _return_unrecorded(found: _Found, pod: NetNS, host_ns: NetNS, log: Log, ipam: bool) -> None:
-    from hostdev._record import replace
-    from hostdev.snapshot import return_link, take_snapshot
+def _return_unrecorded(found: Link, host_name: str, pod: NetNS, host_ns: NetNS, log: Log) -> None:
+    from hostdev.snapshot import LinkSnapshot, return_link
 
     with Handle(pod) as inside, Handle(host_ns) as host:
-        link = inside.find_link(index=found.link.index)  # as it is now that we hold the lock
-        if link is None or link.name != found.link.name:
-            log.warn(f"{found.link.name} left the pod meanwhile: nothing to restore")
+        link = inside.find_link(index=found.index)  # as it is now that we hold the lock
+        if link is None or (link.parent_bus_name, link.parent_dev_name) != (found.parent_bus_name, found.parent_dev_name):
+            log.warn(f"{found.name} left the pod meanwhile: nothing to restore")
             return
-        check_name_free(host, found.host_name, link.name)
-        snapshot = take_snapshot(inside, link)
-        if ipam and (snapshot.addresses or snapshot.routes):
-            # In the pod they came from IPAM (released already), and with keepHostAddresses the
-            # host's own cannot be told from them without the record: none goes to the host.
-            dropped = [a.cidr for a in snapshot.addresses] + [r.destination for r in snapshot.routes]
-            log.warn(f"not restoring what {link.name} carried in the pod (IPAM's, without a record): {', '.join(dropped)}")
-            snapshot = replace(snapshot, addresses=(), routes=())
+        check_name_free(host, host_name, link.name)
+        # What the kernel gives a NIC whose netns dies — its name and MTU, down, bare — and its
+        # own permanent MAC; nothing the pod set.
+        bare = LinkSnapshot(
+            name=host_name, index=link.index, mac=link.perm_mac, perm_mac=link.perm_mac, mtu=link.mtu, up=False,
+            alias=None, altnames=(), addresses=(), routes=(), kind=link.kind,
+        )  # fmt: skip
         move_rdma_back(_rdma_bound_to(pod, link.index), pod, host_ns, log)
         try:
-            report = return_link(host, link, snapshot, pod=inside, name=found.host_name)
+            return_link(host, link, bare, pod=inside, name=host_name)
         except NameTaken as exc:
             raise name_taken(link.name, exc) from None
-    log_report(report, found.host_name, log)
-    log.warn(f"restored {found.host_name} without a state record, with the addresses, MTU, routes, sysctls and neighbours it had in the pod")
+    log.warn(
+        f"restored {host_name} without a state record: its name and MTU only, down; no address, route, MAC or "
+        "altname is taken from the pod, which could have planted them"
+    )
 
 
 def _rdma_bound_to(pod: NetNS, ifindex: int) -> tuple[str, ...]:

@@ -436,7 +436,10 @@ def test_del_with_an_unsafe_state_directory_leaves_the_device_in_the_pod(world: 
     _no_state(node)
 
 
-# --- a corrupt or missing record: DEL finds the device by identity ----------------------------
+# --- a corrupt or missing record: set aside, and DEL touches only what it can prove -------------
+# These veth stand-ins have no PCI parent, the only thing that proves which interface in a pod is
+# the configured device without a record (issue 16): DEL leaves them where they are and says so.
+# The real-NIC path, where the device comes home, is in tests/vm/test_vm_record_loss.py.
 
 CORRUPTIONS = ["truncated", "garbage", "empty", "not-utf8", "symlink", "foreign-owner", "world-writable", "fifo", "directory"]
 
@@ -467,19 +470,25 @@ def _set_aside(node: Node) -> list[Path]:
     return sorted((node.state_dir / NETWORK_DIR).glob("c0ffee:net1.json.corrupt-*"))
 
 
+def _left_in_the_pod(world: World, r: Result, pod_attached: dict[str, Any]) -> None:
+    assert r.ok and r.stdout == "", r.stdout + r.stderr
+    assert "PCI or auxiliary parent" in r.stderr, r.stderr  # said why nothing was taken
+    assert netns_view(world.node, world.pod) == pod_attached
+
+
 @pytest.mark.parametrize("how", CORRUPTIONS)
-def test_corrupt_record_is_set_aside_and_del_finds_the_device(world: World, how: str) -> None:
+def test_corrupt_record_is_set_aside_and_del_touches_nothing_it_cannot_prove(world: World, how: str) -> None:
     node = world.node
     assert world.add(world.conf()).ok
+    pod_attached = netns_view(node, world.pod)
     state_file = node.state_dir / NETWORK_DIR / "c0ffee:net1.json"
     kept = _corrupt(node, state_file, how)
     decoy = node.work / "decoy-record.json"
     decoy_before = decoy.read_bytes() if decoy.exists() else None
 
     r = world.add(world.conf(), command="DEL")
-    assert r.ok and r.stdout == "", r.stdout + r.stderr
     assert "corrupt" in r.stderr and "set aside" in r.stderr, r.stderr
-    world.assert_unchanged()
+    _left_in_the_pod(world, r, pod_attached)
     aside = _set_aside(node)
     assert len(aside) == 1 and not state_file.exists()  # set aside, never silently dropped
     if kept is not None:
@@ -487,39 +496,23 @@ def test_corrupt_record_is_set_aside_and_del_finds_the_device(world: World, how:
     if decoy_before is not None:
         assert aside[0].is_symlink() and decoy.read_bytes() == decoy_before  # moved, not followed
     # The runtime repeats DEL: still fine, nothing changes.
-    assert world.add(world.conf(), command="DEL").ok
-    world.assert_unchanged()
+    _left_in_the_pod(world, world.add(world.conf(), command="DEL"), pod_attached)
 
 
 @pytest.mark.parametrize("selection", ["renamed-in-pod", "name-selector"])
-def test_fallback_finds_a_renamed_device_and_a_name_selected_one(world: World, selection: str) -> None:
+def test_without_a_record_a_name_proves_nothing_in_the_pod(world: World, selection: str) -> None:
+    """Before issue 16 the fallback took the interface of the expected name: one a pod can make."""
     node = world.node
     if selection == "renamed-in-pod":
         conf = world.conf(renameToIfname=True)
     else:
         conf = {k: v for k, v in world.conf().items() if k != "deviceID"} | {"device": NIC}
     assert world.add(conf).ok
+    pod_attached = netns_view(node, world.pod)
     _corrupt(node, node.state_dir / NETWORK_DIR / "c0ffee:net1.json", "garbage")
     r = world.add(conf, command="DEL")
-    assert r.ok, r.stdout + r.stderr
-    world.assert_unchanged()
+    _left_in_the_pod(world, r, pod_attached)
     assert len(_set_aside(node)) == 1
-
-
-def test_fallback_that_meets_a_taken_name_is_retried_by_the_next_del(world: World) -> None:
-    node = world.node
-    assert world.add(world.conf()).ok
-    pod_attached = netns_view(node, world.pod)
-    _corrupt(node, node.state_dir / NETWORK_DIR / "c0ffee:net1.json", "truncated")
-    node.ip(f"link add {NIC} type bridge")
-    r = world.add(world.conf(), command="DEL")
-    _refused(r, 11, "host name taken")
-    assert r.out is not None and NIC in r.out["msg"]
-    assert netns_view(node, world.pod) == pod_attached  # the device stays intact in the pod
-    node.ip(f"link del {NIC}")
-    r = world.add(world.conf(), command="DEL")  # no state file now; the set-aside copy says why
-    assert r.ok, r.stdout + r.stderr
-    world.assert_unchanged()
 
 
 def test_corrupt_record_with_the_pod_gone_is_logged_and_kept(world: World) -> None:
@@ -567,8 +560,7 @@ def test_unusable_record_is_code_102_until_the_admin_sets_it_aside(world: World)
     r = world.add(world.conf(), command="DEL")
     _refused(r, 102, "unusable record")
     assert netns_view(node, world.pod) == pod_attached and state_file.exists()
-    # The documented way out: set it aside by hand; DEL then finds the device by its selector.
+    # The documented way out: set it aside by hand; DEL then looks for the device by its selector
+    # (a real NIC by its PCI parent: tests/vm/test_vm_record_loss.py; a stand-in has none).
     state_file.rename(state_file.with_name(state_file.name + ".corrupt-manual"))
-    r = world.add(world.conf(), command="DEL")
-    assert r.ok, r.stdout + r.stderr
-    world.assert_unchanged()
+    _left_in_the_pod(world, world.add(world.conf(), command="DEL"), pod_attached)

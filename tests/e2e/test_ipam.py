@@ -349,15 +349,18 @@ def test_del_without_a_record_releases_from_the_configuration_alone(node: Node) 
     assert leases(node) == {}
 
 
-def test_del_with_a_corrupt_record_releases_and_returns_the_device_without_ipams_address(node: Node) -> None:
+def test_del_with_a_corrupt_record_releases_the_allocation(node: Node) -> None:
+    """The allocation is released from the configuration alone; the device itself comes home only
+    when its PCI parent proves it (a real NIC, tests/vm/test_vm_record_loss.py, without the pod's
+    addresses): this veth stand-in stays in the pod, and DEL says why."""
     pod, conf = _vf_world(node)
-    host = netns_view(node)
     _ok(node.run("ADD", conf, netns=node.pod_path(pod)))
     for path in (node.state_dir / "networks").rglob("*.json"):
         path.write_text("{torn")
-    _ok(node.run("DEL", conf, netns=node.pod_path(pod)))
+    r = node.run("DEL", conf, netns=node.pod_path(pod))
+    _ok(r)
     assert leases(node) == {}
-    assert netns_view(node) == host  # back, and without the IPAM address it carried in the pod
+    assert "PCI or auxiliary parent" in r.stderr
 
 
 def test_del_without_add_and_repeated_del_release_and_succeed(node: Node) -> None:

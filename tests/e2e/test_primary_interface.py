@@ -104,17 +104,17 @@ def test_rename_on_renames_an_additional_network_too(node: Node) -> None:
     _detach(node, pod, "net1", env, before, renameToIfname=True)
 
 
-def test_del_without_a_record_finds_the_renamed_primary_interface(node: Node) -> None:
-    """The record is corrupt (set aside): DEL looks for the device in the pod under the name
-    ADD gave it, decided the same way, and gives it back under its host name."""
+def test_del_without_a_record_leaves_a_stand_in_where_it_is(node: Node) -> None:
+    """The record is corrupt (set aside): without it only a PCI parent proves which interface in
+    the pod is the device (issue 16; a name, like the ``eth0`` ADD gave it, a pod can give any
+    interface). A veth stand-in has none: DEL succeeds and leaves it in the pod, saying so. A real
+    NIC comes home: tests/vm/test_vm_record_loss.py."""
     env = _k8s_args("web-0")
-    before, pod, _ = _attach(node, "eth0", env)
+    _before, pod, _ = _attach(node, "eth0", env)
     (record,) = (node.state_dir / "networks").rglob("*.json")
     record.write_text("{truncated")
 
     r = node.run("DEL", _multus_conf(node), netns=node.pod_path(pod), ifname="eth0", env=env)
 
-    assert r.ok, r.stdout + r.stderr
-    after = node.link_state("enp68s0")
-    assert after["link"]["ifname"] == "enp68s0" and not node.has_link("eth0", pod)
-    assert [a["local"] for a in after["addrs"]] == [a["local"] for a in before["addrs"]]
+    assert r.ok and "PCI or auxiliary parent" in r.stderr, r.stdout + r.stderr
+    assert node.has_link("eth0", pod) and not node.has_link("enp68s0")
