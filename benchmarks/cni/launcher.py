@@ -17,8 +17,8 @@ class Launcher:
     path: Path
     interpreter: str  # the real interpreter named by the #! line
     flags: str  # e.g. "-IS"
-    sys_path: tuple[str, ...]  # what it prepends to sys.path
-    settings: str | None = None  # the node settings file it hands to cni_main.run (None: /etc's)
+    sys_path: tuple[str, ...]  # what it appends to sys.path (after the standard library)
+    settings: str | None = None  # the node settings file it hands to cni_main.run (None: the default)
 
     @classmethod
     def read(cls, path: Path) -> Launcher:
@@ -29,16 +29,14 @@ class Launcher:
         paths: tuple[str, ...] | None = None
         settings: str | None = None
         for line in lines[1:]:
-            if line.startswith("sys.path[:0] = "):
+            if line.startswith("run(") and line.endswith(")"):
+                value = ast.literal_eval(line[4:-1] or "None")
+                settings = value if isinstance(value, str) else None
+            if line.startswith("sys.path += "):
                 value = ast.literal_eval(line.split("=", 1)[1].strip())
                 if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
                     raise ValueError(f"{path}: unexpected sys.path line {line!r}")
                 paths = tuple(value)
-            elif line.startswith("run(") and line.endswith(")"):
-                argument = ast.literal_eval(line[len("run(") : -1] or "None")
-                if argument is not None and not isinstance(argument, str):
-                    raise ValueError(f"{path}: unexpected run line {line!r}")
-                settings = argument
         if paths is None:
             raise ValueError(f"{path}: no sys.path line")
         return cls(path, interpreter, flags.strip(), paths, settings)

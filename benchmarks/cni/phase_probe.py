@@ -1,8 +1,8 @@
 """Run the plugin's own ``main()`` with per-phase timers, as a stand-alone script.
 
 Executed in place of the launcher, the same way: ``<real python> -I -S phase_probe.py OUT SETTINGS
-PATH...`` (isolated, no ``site``; SETTINGS is the node settings file the launcher hands to the
-plugin, "" for the default; PATH... are the launcher's ``sys.path`` entries). It must not import
+PATH...`` (isolated, no ``site``; SETTINGS is the node settings file the launcher names, or empty
+for the default; PATH... are the launcher's ``sys.path`` entries). It must not import
 anything but the standard library and hostdev, and nothing before the first clock read.
 
 Timing is exclusive: each wrapped call charges the time since the last event to the phase on top
@@ -155,8 +155,8 @@ def main() -> None:
     """Run the plugin the way the launcher does (``cni_main.run``: flush, then ``os._exit``
     without interpreter finalization), with the timers around ``cni_main.main``."""
     out = open(sys.argv[1], "w", encoding="utf-8")  # opened before the clocks matter (charged to PROBE)
-    settings = sys.argv[2] or None  # the launcher's node settings file ("": the default)
-    sys.path[:0] = sys.argv[3:]
+    settings = sys.argv[2] or None
+    sys.path += sys.argv[3:]  # after the standard library, as the launcher puts them
     builtins.__import__ = timed_import
     import cni_main  # what the launcher imports first
     from hostdev.cni import plugin

@@ -257,7 +257,9 @@ def configure_rich(ifname: str, octet: int, *, dad: bool = False) -> None:
     run("ip", "route", "add", f"192.168.{octet}.0/24", "via", f"55.{octet}.1.1", "dev", ifname)
     run("ip", "route", "add", f"192.169.{octet}.0/24", "via", f"55.{octet}.1.1", "dev", ifname, "table", "100", "metric", "7")
     run("ip", "-6", "route", "add", f"fd{octet:02x}:10::/64", "via", f"fd{octet:02x}:1::1", "dev", ifname)
-    wait_for(f"{ifname} up with carrier and past DAD", lambda: settled(ifname))
+    # A generous ceiling: an igbvf VF gets carrier only once its PF's link is up, which under TCG
+    # on a loaded 2-core machine took over 20 s once (CI3 of the second wave).
+    wait_for(f"{ifname} up with carrier and past DAD", lambda: settled(ifname), timeout_s=60.0)
 
 
 def reset_nic(bdf: str, ifname: str) -> None:
