@@ -176,6 +176,8 @@ def ensure_state_dir(path: Path, *, what: str = "state directory") -> None:
         raise InstallError(f"{what} {path} is owned by uid {st.st_uid}, not {os.geteuid()}")
     if st.st_mode & 0o022:
         raise InstallError(f"{what} {path} is group- or world-writable (mode {stat.S_IMODE(st.st_mode):o})")
+    if stat.S_IMODE(st.st_mode) != 0o700:  # e.g. 0755 from kubelet's DirectoryOrCreate hostPath
+        os.chmod(path, 0o700)
 
 
 def write_settings(path: Path, settings: dict[str, object]) -> None:

@@ -457,7 +457,10 @@ def test_daemonset_installs_where_the_node_keeps_plugins(docs: list[dict[str, An
     for option, node_path in (("--bin-dir", "/opt/cni/bin"), ("--state-dir", "/var/lib/cni/amd-host-device"),
                               ("--settings", "/etc/cni/amd-host-device.conf")):  # fmt: skip
         assert options[option] == node_path and on_host(root + node_path) == node_path
-    assert spec["hostNetwork"] is True  # installs before the pod network is up
+    assert "hostNetwork" not in spec  # it uses no network (issue 16)
+    # It mounts exactly the directories it writes to: the plugin's, the state's, the settings'.
+    assert sorted(v["hostPath"]["path"] for v in spec["volumes"]) == ["/etc/cni", "/opt/cni/bin", "/var/lib/cni/amd-host-device"]
+    assert not idle.get("volumeMounts")
     assert any(t.get("operator") == "Exists" and "key" not in t for t in spec["tolerations"])
 
 
@@ -517,15 +520,16 @@ def _run_installer(box: PodmanSandbox, tag: str, node_root: Path, *args: str) ->
     no capabilities, no network."""
     return box.podman(
         "run", "--rm", "--network", "none", "--read-only", "--cap-drop", "ALL", "--cgroup-parent", box.cgroup_parent,
-        "-v", f"{node_root}/opt/cni/bin:/host/opt/cni/bin", "-v", f"{node_root}/var/lib/cni:/host/var/lib/cni",
+        "-v", f"{node_root}/opt/cni/bin:/host/opt/cni/bin",
+        "-v", f"{node_root}/var/lib/cni/amd-host-device:/host/var/lib/cni/amd-host-device",
         "-v", f"{node_root}/etc/cni:/host/etc/cni", tag, *args,
     )  # fmt: skip
 
 
 @pytest.fixture
 def node_root(tmp_path: Path) -> Path:
-    for sub in ("opt/cni/bin", "var/lib/cni", "etc/cni"):
-        (tmp_path / "node" / sub).mkdir(parents=True)
+    for sub in ("opt/cni/bin", "var/lib/cni/amd-host-device", "etc/cni"):
+        (tmp_path / "node" / sub).mkdir(parents=True)  # 0755, as kubelet's DirectoryOrCreate makes them
     return tmp_path / "node"
 
 
