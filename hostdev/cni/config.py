@@ -6,7 +6,7 @@ Keys the protocol defines:
     Checked with :func:`hostdev.cni.protocol.check_version` for the command at hand (code 1).
 ``name`` (string, required)
     The network name; SPEC.md's charset (ASCII alphanumeric first, then alphanumerics, ``_``,
-    ``.``, ``-``), at most 255 characters.
+    ``.``, ``-``), at most 200 characters (``hostdev.cni.names.MAX_NETWORK_NAME_LEN``).
 ``type`` (string, required)
     The plugin binary's name; must not contain ``/`` or ``\\``.
 ``prevResult`` (object)

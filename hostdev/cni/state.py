@@ -61,11 +61,8 @@ CORRUPT_INFIX = ".corrupt-"
 # A record is a few hundred bytes; anything this big is not ours.
 MAX_STATE_FILE_BYTES = 1 << 20
 
-# Longest names the store takes (the rules are hostdev/cni/names.py's): shorter than the
-# protocol's 255, to keep "<containerid>:<ifname>.json.corrupt-<19 digits>" within NAME_MAX.
-MAX_NETWORK_NAME = 200
-MAX_CONTAINER_ID = 200
-
+# The names the store takes, and their lengths, are hostdev/cni/names.py's: the same limits the
+# protocol checks up front, chosen so "<containerid>:<ifname>.json.corrupt-<19 digits>" fits NAME_MAX.
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -109,12 +106,12 @@ class CorruptState(StateError):
 
 def validate_network_name(name: object) -> str:
     """CNI network name (the spec's charset, as libcni checks it)."""
-    return checked_name(name, lambda text: network_name_problem(text, MAX_NETWORK_NAME), "network name")
+    return checked_name(name, network_name_problem, "network name")
 
 
 def validate_container_id(container_id: object) -> str:
     """CNI container ID (same charset as the network name)."""
-    return checked_name(container_id, lambda text: container_id_problem(text, MAX_CONTAINER_ID), "container ID")
+    return checked_name(container_id, container_id_problem, "container ID")
 
 
 def validate_device_id(device_id: object) -> str:
@@ -128,7 +125,7 @@ def validate_ifname(ifname: object) -> str:
 
 
 def _is_network_name(name: str) -> bool:
-    return network_name_problem(name, MAX_NETWORK_NAME) is None
+    return network_name_problem(name) is None
 
 
 class AttachmentKey(NamedTuple):
