@@ -1,5 +1,9 @@
 """Throwaway named network namespaces (``hdb-<random>-<role>``), always removed.
 
+``HDB_NETNS_TAG=T`` names them ``hdb-T-<random>-<role>``: a caller that runs the benchmarks
+(the harness' own tests) tells its run's namespaces from those of runs beside it by the tag,
+never by comparing the machine's list before and after.
+
 Named (under /run/netns) because the peers address namespaces by name: ``ip -n NAME`` and
 pyroute2's ``IPRoute(netns=NAME)``. Removal happens on normal exit, on exceptions, on Ctrl-C and
 on SIGTERM/SIGHUP (turned into an exception so every ``finally`` runs).
@@ -17,6 +21,7 @@ from types import FrameType, TracebackType
 from typing import Any, Iterator, Sequence
 
 PREFIX = "hdb-"
+RUN_TAG_ENV = "HDB_NETNS_TAG"
 
 
 class Terminated(BaseException):
@@ -83,8 +88,10 @@ class ThrowawayNamespaces:
     """``with ThrowawayNamespaces(["host", "pod"]) as ns: ns.name("pod")``"""
 
     def __init__(self, roles: Sequence[str]) -> None:
+        run_tag = os.environ.get(RUN_TAG_ENV)
+        prefix = f"{PREFIX}{run_tag}-" if run_tag else PREFIX
         tag = secrets.token_hex(4)
-        self.names = {role: f"{PREFIX}{tag}-{role}" for role in roles}
+        self.names = {role: f"{prefix}{tag}-{role}" for role in roles}
         self._created: list[str] = []
         self._owner = os.getpid()
 

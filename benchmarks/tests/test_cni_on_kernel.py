@@ -24,16 +24,12 @@ from benchmarks.cni.phase_probe import MOVE
 from benchmarks.cni.rss import measure_peak_rss, rss_available
 from benchmarks.cni.spawner import PLUGIN_PATH, Job
 from benchmarks.harness.interleave import Implementation, ImplementationFailed, run_interleaved
+from benchmarks.tests.own_run import OwnRun, netns_names
 
 pytestmark = pytest.mark.kernel  # needs root: tests/suite/tiers.py
 REPO = Path(__file__).resolve().parents[2]
 CEILING_S = 60.0  # for "it did not hang": far above any healthy step on a loaded 2-core machine
 needs_go = pytest.mark.skipif(not GO_HOST_DEVICE.exists(), reason="Go host-device (containernetworking-plugins) not installed")
-
-
-def _netns_names() -> set[str]:
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
-    return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
 def _after_run(impl: Implementation) -> None:
@@ -107,7 +103,7 @@ def test_a_plugin_that_keeps_the_device_fails_the_measurement() -> None:
         assert failed.value.name == "keeps-device"
         assert isinstance(failed.value.cause, RestoreMismatch)
         assert "still has links" in str(failed.value.cause)
-    assert not names & _netns_names()
+    assert not names & netns_names()
 
 
 @needs_go
@@ -170,7 +166,7 @@ def test_peak_rss_is_the_plugins_own_not_the_spawners(node: BenchNode) -> None:
 
 
 def test_quick_cni_and_scale_parts_pass_and_leave_nothing_behind(tmp_path: Path) -> None:
-    before = _netns_names()
+    run = OwnRun(tmp_path)
     # A stand-in for a node bundle (the real one is built by bundle/build.sh, in minutes when cold):
     # a bundle directory whose executable is a launcher, so the bundle's rows and ratios show up.
     bundle = tmp_path / "bundle"
@@ -179,7 +175,7 @@ def test_quick_cni_and_scale_parts_pass_and_leave_nothing_behind(tmp_path: Path)
     out = tmp_path / "out"
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--parts", "cni,scale", "--out", str(out), "--bundle", str(bundle)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO, env=run.env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     cni = json.loads((out / "cni.json").read_text())
@@ -196,8 +192,8 @@ def test_quick_cni_and_scale_parts_pass_and_leave_nothing_behind(tmp_path: Path)
     for png in ("cni-latency.png", "scale-per-device.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (out / "move.json").exists()
-    leftovers = {n for n in _netns_names() - before if n.startswith("hdb-")}
-    assert not leftovers & {cni["namespaces"]["host"], *cni["namespaces"]["pods"]}
+    assert run.owns(cni["namespaces"]["host"]) and all(run.owns(pod) for pod in cni["namespaces"]["pods"])
+    assert not run.namespaces() and not run.temp_dirs()
 
 
 PEER_WRAPPER = """#!/bin/sh
@@ -210,7 +206,8 @@ exec "${{CNI_PATH%%:*}}/host-device"
 
 @needs_go
 def test_a_peer_runs_side_by_side_with_its_cni_path_and_leaves_nothing_in_var_lib(tmp_path: Path) -> None:
-    state = f"hdb-peer-test-{os.getpid()}"
+    run = OwnRun(tmp_path)
+    state = f"hdb-peer-test-{run.tag}"
     peer = tmp_path / "wrapped"
     peer.write_text(PEER_WRAPPER.format(state=state))
     peer.chmod(0o755)
@@ -218,7 +215,7 @@ def test_a_peer_runs_side_by_side_with_its_cni_path_and_leaves_nothing_in_var_li
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--parts", "cni", "--out", str(out), "--peer", f"chain={peer}",
          "--peer-cni-path", str(GO_HOST_DEVICE.parent)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO, env=run.env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     cni = json.loads((out / "cni.json").read_text())
@@ -229,6 +226,7 @@ def test_a_peer_runs_side_by_side_with_its_cni_path_and_leaves_nothing_in_var_li
     assert "routes: 2 items -> 0 items" in cni["left_behind"]["chain pciBusID"]  # re-addressed, then checked
     assert "ADD+DEL ≤ 0.7× `chain`" in (out / "cni.md").read_text()
     assert not Path(f"/var/lib/cni/{state}").exists()  # its writes stayed in the node's overlay
+    assert not run.namespaces() and not run.temp_dirs()
 
 
 def test_peer_arguments_are_checked_before_anything_runs(tmp_path: Path) -> None:
@@ -247,11 +245,10 @@ def _pump_lines(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> 
 
 
 def test_ctrl_c_removes_every_namespace_and_the_node_directory(tmp_path: Path) -> None:
-    before = _netns_names()
-    nodes_before = set(Path("/tmp").glob("hdb-node-*"))
+    run = OwnRun(tmp_path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks", "--quick", "--parts", "scale", "--out", str(tmp_path)],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "benchmarks", "--quick", "--parts", "scale", "--out", str(tmp_path / "out")],
+        cwd=REPO, env=run.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     lines: queue.Queue[str | None] = queue.Queue()
     pump = threading.Thread(target=_pump_lines, args=(proc, lines), daemon=True)
@@ -264,8 +261,9 @@ def test_ctrl_c_removes_every_namespace_and_the_node_directory(tmp_path: Path) -
             line = lines.get(timeout=CEILING_S)  # queue.Empty: nothing logged for that long
             assert line is not None, "the scale part ended before its first batch:\n" + "".join(seen)
             seen.append(line)
-        ours = {n for n in _netns_names() - before if n.startswith("hdb-")}
+        ours = run.namespaces()
         assert len(ours) >= 9, "the scale part never built its node"  # host + 8 pods
+        assert any(name.startswith("hdb-node-") for name in run.temp_dirs())
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=CEILING_S)
     finally:
@@ -277,5 +275,4 @@ def test_ctrl_c_removes_every_namespace_and_the_node_directory(tmp_path: Path) -
         seen.append(lines.get_nowait() or "")
     err = "".join(seen)
     assert proc.returncode == 130, err[-2000:]
-    assert not ours & _netns_names()
-    assert not set(Path("/tmp").glob("hdb-node-*")) - nodes_before
+    assert not run.namespaces() and not run.temp_dirs()

@@ -3,18 +3,12 @@ says: with the state the calls do more (capture reads it, applies write it) than
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from benchmarks.ifstate import PHASES, measure, report
+from benchmarks.tests.own_run import netns_names
 
 pytestmark = pytest.mark.kernel  # needs root: tests/suite/tiers.py
-
-
-def _netns_names() -> set[str]:
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
-    return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
 def test_measure_reports_each_call_with_and_without_the_interface_state(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,7 +24,7 @@ def test_measure_reports_each_call_with_and_without_the_interface_state(monkeypa
 
     monkeypatch.setattr(module, "ThrowawayNamespaces", Recorded)
     run = measure(rounds=2, extra_links=3, log=lambda _text: None)
-    assert len(made) == 2 and not set(made) & _netns_names()  # ours, and gone (others may run beside)
+    assert len(made) == 2 and not set(made) & netns_names()  # ours, and gone (others may run beside)
     assert list(run["phases"]) == [*PHASES, "per ADD (capture + apply in the pod)"]
     for cells in run["phases"].values():
         assert cells["with"]["n"] == cells["without"]["n"] == cells["added"]["n"] == 2

@@ -14,15 +14,11 @@ from benchmarks.harness.clock import Clock, WallClock
 from benchmarks.harness.interleave import ImplementationFailed, run_interleaved
 from benchmarks.move.impl_hostdev import HostdevImpl
 from benchmarks.move.standin import RestoreMismatch, StandIn
+from benchmarks.tests.own_run import OwnRun, netns_names
 from hostdev.snapshot import apply_snapshot, move_link, take_snapshot
 
 pytestmark = pytest.mark.kernel  # needs root: tests/suite/tiers.py
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _netns_names() -> set[str]:
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
-    return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
 class ForgetsRoutes(HostdevImpl):
@@ -53,7 +49,7 @@ class LeavesLinkInPod(HostdevImpl):
 def test_a_run_that_does_not_restore_the_stand_in_fails_the_measurement(broken: type[HostdevImpl]) -> None:
     with StandIn() as nic:
         names = {nic.host_name, nic.pod_name}
-        assert names <= _netns_names()
+        assert names <= netns_names()
         good, bad = HostdevImpl(nic), broken(nic)
         try:
             with pytest.raises(ImplementationFailed) as failed:
@@ -63,14 +59,14 @@ def test_a_run_that_does_not_restore_the_stand_in_fails_the_measurement(broken: 
             bad.close()
     assert failed.value.name == broken.name
     assert isinstance(failed.value.cause, RestoreMismatch)
-    assert not names & _netns_names()
+    assert not names & netns_names()
 
 
 def test_quick_run_passes_and_leaves_nothing_behind(tmp_path: Path) -> None:
-    before = _netns_names()
+    run = OwnRun(tmp_path)
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO, env=run.env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / "move.json").read_text())
@@ -78,5 +74,5 @@ def test_quick_run_passes_and_leaves_nothing_behind(tmp_path: Path) -> None:
     assert set(results["timing"]["summary_ns"]) == {"hostdev", "floor", "pyroute2", "ip", "ip-batch"}
     assert (tmp_path / "move.md").read_text().startswith("# hostdev move latency")
     assert (tmp_path / "move-latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    leftovers = {n for n in _netns_names() - before if n.startswith("hdb-")}
-    assert not leftovers & set(results["namespaces"].values())
+    assert all(run.owns(name) for name in results["namespaces"].values())
+    assert not run.namespaces() and not run.temp_dirs()
