@@ -503,7 +503,7 @@ class TestCgroup:
         return sorted(pids)
 
     def remove(self) -> None:
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + CEILING_S
         while (pids := self.pids()) and time.monotonic() < deadline:
             for pid in pids:
                 try:

@@ -106,7 +106,7 @@ def test_upgrade_keeps_a_running_plugin_running(tmp_path: Path, bundles: tuple[B
         assert report.changed and report.previous == v1.build_id
         assert run_plugin(bin_dir / PLUGIN_NAME) == "ready\nv2:hi\n"  # new runs get the new build
         assert running.poll() is None
-        out, _ = running.communicate(b"still here\n", timeout=10)
+        out, _ = running.communicate(b"still here\n", timeout=CEILING_S)
         assert out == b"v1:still here\n" and running.returncode == 0  # the old run finished as v1
     finally:
         if running.poll() is None:
@@ -300,7 +300,7 @@ def test_wait_mode_ends_on_sigterm() -> None:
     try:
         _wait_until_handling(proc.pid, signal.SIGTERM)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=CEILING_S) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -158,7 +158,7 @@ def leftover_namespaces() -> list[str]:
     return sorted(e["name"] for e in entries if e["name"].startswith(PREFIX))
 
 
-def wait_for(probe: Callable[[], T], done: Callable[[T], bool], *, timeout: float = 5.0, what: str = "") -> T:
+def wait_for(probe: Callable[[], T], done: Callable[[T], bool], *, timeout: float = 30.0, what: str = "") -> T:
     """Poll ``probe()`` until ``done(value)``, for kernel work that finishes asynchronously (IPv6
     DAD runs from a workqueue, so an address's local route appears a moment after the add).
     Raises AssertionError with the last value on timeout; never used to hide our own races."""
