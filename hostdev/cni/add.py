@@ -15,7 +15,7 @@ from hostdev.cni.config import PluginConfig
 from hostdev.cni.device import ResolvedDevice, resolve
 from hostdev.cni.errors import DEVICE_BUSY, INVALID_CONFIG, INVALID_ENVIRONMENT, NAME_TAKEN_IN_POD, CniError
 from hostdev.cni.faults import crash_point
-from hostdev.cni.lock import DeviceLock
+from hostdev.cni.lock import DeviceLock, StoreLock
 from hostdev.cni.log import Log
 from hostdev.cni.pod_interface import renames_to_ifname
 from hostdev.cni.protocol import CniEnv
@@ -49,9 +49,18 @@ def open_target_netns(path: str | None, host_ns: NetNS) -> NetNS:
 
 
 def add(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None = None) -> Result:
+    """One ADD, from start to end under the shared store lock: a GC scans under the exclusive one,
+    so it never sees an attachment half made (its record written, its result not yet given to the
+    runtime, so in no list of valid attachments) and takes it for stale."""
+    assert env.container_id and env.ifname and conf.device is not None
+    store = StateStore(conf.state_dir)
+    with StoreLock(store.root, conf.lock_timeout_seconds, shared=True):
+        return _add(env, conf, log, ipam, store)
+
+
+def _add(env: CniEnv, conf: PluginConfig, log: Log, ipam: IpamPlugin | None, store: StateStore) -> Result:
     assert env.container_id and env.ifname and conf.device is not None
     key = AttachmentKey(conf.name, env.container_id, env.ifname)
-    store = StateStore(conf.state_dir)
     with NetNS.current() as host_ns, open_target_netns(env.netns, host_ns) as pod, Handle(host_ns) as host:
         selector = conf.device.primary
         try:

@@ -162,7 +162,8 @@ def garbage_collect(conf: PluginConfig, valid: frozenset[GcAttachment] | None, l
     """Undo every attachment the runtime no longer lists — its IPAM allocation released too (IPAM
     plugins without a GC of their own, host-local among them, would keep it forever) — then hand
     the GC to the IPAM plugin. Keep going on errors; an IPAM GC failure alone is reported as the
-    IPAM plugin's own error."""
+    IPAM plugin's own error. The scan runs under the exclusive store lock: every ADD holds the
+    shared one from start to end, so none is half done (recorded, not yet valid) in the scan."""
     store = StateStore(conf.state_dir)
     failures: list[str] = []
     with StoreLock(store.root, conf.lock_timeout_seconds):

@@ -4,7 +4,8 @@ Fault-injection tests need the plugin to fail, or die by SIGKILL, between two st
 unreachable in normal operation, so a point fires only when ALL of these hold:
 
 * ``HOSTDEV_TEST_FAULT=<point>:<action>[,<point>:<action>...]`` is in the environment (action
-  ``fail`` or ``kill``);
+  ``fail``, ``kill``, or ``stop``: SIGSTOP, so a test can act while the call holds its locks and
+  then let it go on with SIGCONT);
 * a regular, root-owned file sits at the fixed path :data:`MARKER` — a node's ``/etc``, which no
   network configuration can name (tests lay it over ``/etc`` in the plugin's own mount
   namespace, or write it in a VM guest's throwaway root);
@@ -20,9 +21,9 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from signal import SIGKILL
+    from signal import SIGKILL, SIGSTOP
 else:  # the C module, loaded with the interpreter: `signal` itself builds enums at import
-    from _signal import SIGKILL
+    from _signal import SIGKILL, SIGSTOP
 
 MARKER = "/etc/cni/amd-host-device.test-faults"
 
@@ -61,6 +62,8 @@ def fire(point: str, spec: str) -> None:
             continue
         if action == "kill":
             os.kill(os.getpid(), SIGKILL)
+        if action == "stop":
+            os.kill(os.getpid(), SIGSTOP)
         if action == "fail":
             raise InjectedFault(f"injected failure at {point}")
 

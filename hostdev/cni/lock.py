@@ -15,8 +15,11 @@ Locks are not reentrant: taking the same lock twice in one process waits for its
 timeout. A forked child shares its parent's held lock (same open file); exec drops it (O_CLOEXEC).
 
 Use: ``with DeviceLock(root, "0000:03:00.0", timeout_s=10): ...`` around everything that looks at
-or changes one device; GC takes ``StoreLock(root, t)`` (exclusive) while ADD/DEL take
-``StoreLock(root, t, shared=True)`` if they must not interleave with a GC scan.
+or changes one device. GC takes ``StoreLock(root, t)`` (exclusive) while it scans the store; ADD
+holds ``StoreLock(root, t, shared=True)`` from start to end, so a GC never scans while an ADD is
+between writing its record and handing its result to the runtime (that attachment is in no list of
+valid ones yet). DEL needs no store lock: it only undoes, under the device lock, and GC loads each
+record again under that lock before it acts. Order: the store lock before any device lock.
 """
 
 from __future__ import annotations

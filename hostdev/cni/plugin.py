@@ -145,6 +145,8 @@ def _as_cni_error(exc: Exception) -> CniError:
     from hostdev.cni.securedir import StateError
 
     if isinstance(exc, LockTimeout):
+        if exc.device_id is None:  # the store lock: a GC scanning, or ADDs in flight while GC waits
+            return CniError(TRY_AGAIN_LATER, "state store is busy: another plugin call holds its lock", str(exc))
         return CniError(TRY_AGAIN_LATER, "device is busy: another plugin call holds its lock", str(exc))
     if isinstance(exc, StateError):
         return CniError(IO_FAILURE, "state store failure", str(exc))

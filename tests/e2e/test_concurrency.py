@@ -8,6 +8,7 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from hostdev.cni.lock import DeviceLock
@@ -138,3 +139,50 @@ def test_lock_held_too_long_is_try_again_later(node: Node) -> None:
     assert netns_view(node, pod) == pod_attached and state_view(node) == state_attached
     assert node.run("DEL", conf, netns=node.pod_path(pod)).ok
     assert netns_view(node) == before and state_view(node) == {}
+
+
+def _stopped_plugin(plugin: Path, timeout: float = 30) -> int:
+    """The pid of a plugin process that stopped itself (fault action ``stop``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                cmdline = (entry / "cmdline").read_bytes()
+            except (OSError, IndexError):
+                continue
+            if state == "T" and str(plugin).encode() in cmdline:
+                return int(entry.name)
+        time.sleep(0.01)
+    raise AssertionError("the plugin never stopped at its crash point")
+
+
+def test_gc_never_takes_up_an_add_in_flight(node: Node) -> None:
+    """Issue 16 (Low): ADD holds the shared store lock from start to end, GC the exclusive one
+    while it scans and restores. Before, a GC that scanned while an ADD was between its record
+    and its result queued that attachment for removal (it then waited only for the device lock)."""
+    import signal
+
+    from tests.e2e.harness import enable_test_faults, fault_env
+
+    node.add_nic("enp68s0", BDF, addrs=("55.1.1.56/24",))
+    enable_test_faults(node)
+    pod = node.add_pod()
+    conf = node.conf(deviceID=BDF, rdma="skip")
+    results: list[Any] = []
+    adding = threading.Thread(
+        target=lambda: results.append(node.run("ADD", conf, netns=node.pod_path(pod), env=fault_env("add:after-state", "stop")))
+    )
+    adding.start()
+    pid = _stopped_plugin(node.plugin)  # the ADD holds its locks, its record says "prepared"
+    try:
+        gc = node.run("GC", node.conf(cniVersion="1.1.0", lockTimeoutSeconds=0.2, **{"cni.dev/valid-attachments": []}))
+        assert gc.out is not None and gc.out["code"] == 11, gc.stdout
+        assert "store lock" in gc.out["details"] and "could not restore" not in gc.out["msg"], gc.out
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        adding.join(60)
+    assert results and results[0].ok, results and results[0].stdout + results[0].stderr
+    assert not node.has_link("enp68s0") and node.has_link("enp68s0", pod)  # the ADD finished, untouched
