@@ -310,14 +310,14 @@ def _env_cases(node: Node, pod: str) -> list[tuple[str, dict[str, str], tuple[st
     bad = {
         "CNI_COMMAND": ["DELETE", "add", "ADD\n", "ADD" * 2000, "\udcff"],
         "CNI_CONTAINERID": ["c" * 256, "../../etc", "a b", "-leading", "caf\u00e9", "\udcff"],
-        "CNI_IFNAME": ["a" * 16, "a/b", "a:b", "eth%d", "..", "\u00e9th0", "a\tb"],
+        "CNI_IFNAME": ["a" * 16, "a/b", "a:b", "eth%d", "..", "\u00e9th0", "a\tb", "net\udcff", "net\u202e1"],
         "CNI_NETNS": [
             "/" + "a" * 5000, "run/netns/x", "/run/netns/x\n", str(fifo), "/dev/null", "/", str(plain),
             "/proc/self/ns/net", "/proc/thread-self/ns/net", f"/run/netns/{node.host}", "/proc/self/ns/uts",
             f"/run/netns/{pod}-gone",
         ],
-        "CNI_ARGS": ["x" * 70000, "=b", "a=b=c", "a=\x01", "K=1;K=2"],
-        "CNI_PATH": ["/opt/cni/bin:" * 6000],
+        "CNI_ARGS": ["x" * 70000, "=b", "a=b=c", "a=\x01", "K=1;K=2", "K=\udcff", "K=a\x85b"],
+        "CNI_PATH": ["/opt/cni/bin:" * 6000, "/opt/\udcff/bin", "/opt/cni\u200b/bin"],  # a non-UTF-8 byte: 4, not 999
     }
     for var, values in bad.items():
         cases += [(f"{var}={value[:40]!r}", {var: value}, ()) for value in values]

@@ -12,6 +12,7 @@ text after it, U+200B is invisible). The ASCII space stays allowed where it was 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -124,3 +125,80 @@ def test_ascii_space_and_printable_unicode_stay_allowed_in_paths_and_args() -> N
     node = NodeSettings("/etc/cni/amd-host-device.conf", log_dir="/var/log/my logs")
     conf = parse_plugin_config({**BASE, "logFile": "/var/log/my logs/d\u00e9j\u00e0 vu.log"}, "ADD", node)
     assert conf.log_file == "/var/log/my logs/d\u00e9j\u00e0 vu.log"
+
+
+# Names and IDs: each has a charset of its own (ASCII only), which must refuse every one of the
+# characters above too, with the code of where the text came from (4: environment, 7: config).
+ENV_NAMES = {"CNI_CONTAINERID": "c0{}ffee", "CNI_IFNAME": "ne{}t1"}
+
+
+@CASES
+@pytest.mark.parametrize("variable", ENV_NAMES)
+def test_ids_and_names_in_the_environment_refuse_it(variable: str, char: str) -> None:
+    error = _env_error(**{variable: ENV_NAMES[variable].format(char)})
+    assert variable in error.msg
+    _printable_details(error)
+
+
+CONFIG_NAMES = {
+    "name": {"name": "ne{}t"},
+    "deviceID": {"deviceID": "0000:44:00.0{}"},
+    "runtimeConfig.deviceID": {"deviceID": None, "runtimeConfig": {"deviceID": "mlx5_core.sf.{}4"}},
+    "pciBusID": {"deviceID": None, "pciBusID": "0000:44{}:00.0"},
+    "device": {"deviceID": None, "device": "enp{}68s0"},
+    "hwaddr": {"deviceID": None, "hwaddr": "02:00:00:00:00:0{}1"},
+    "ipam.type": {"ipam": {"type": "host{}-local"}},
+}
+
+
+def _formatted(value: object, char: str) -> object:
+    if isinstance(value, str):
+        return value.format(char)
+    if isinstance(value, dict):
+        return {key: _formatted(item, char) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_formatted(item, char) for item in value]
+    return value
+
+
+@CASES
+@pytest.mark.parametrize("key", CONFIG_NAMES)
+def test_ids_and_names_in_the_configuration_refuse_it(key: str, char: str) -> None:
+    changes = _formatted(CONFIG_NAMES[key], char)
+    assert isinstance(changes, dict)
+    error = _config_error(**changes)
+    assert key in error.msg
+    _printable_details(error)
+
+
+@CASES
+@pytest.mark.parametrize("field", ["containerID", "ifname"])
+def test_valid_attachments_of_a_gc_refuse_it(field: str, char: str) -> None:
+    from hostdev.cni.protocol import parse_valid_attachments
+
+    entry = {"containerID": "c0ffee", "ifname": "net1"}
+    entry[field] = f"{entry[field][:2]}{char}{entry[field][2:]}"
+    with pytest.raises(CniError) as caught:
+        parse_valid_attachments({"cni.dev/valid-attachments": [entry]})
+    assert caught.value.code == INVALID_CONFIG and f"[0].{field}" in caught.value.msg
+    _printable_details(caught.value)
+
+
+@CASES
+@pytest.mark.parametrize(
+    "settings",
+    [{"stateDir": "/var/lib/cni/a{}b"}, {"logDir": "/var/log/a{}b"}, {"deny": {"netdev": ["en{}o1"]}}, {"allow": {"driver": ["e1000{}e"]}}],
+    ids=["stateDir", "logDir", "deny.netdev", "allow.driver"],
+)
+def test_node_settings_refuse_it(settings: dict[str, object], char: str, tmp_path: Path) -> None:
+    """Trusted, but still text that ends in paths, logs and replies."""
+    import json
+
+    from hostdev.cni.node_settings import load_node_settings
+
+    path = tmp_path / "amd-host-device.conf"
+    path.write_text(json.dumps(_formatted(settings, char)))
+    with pytest.raises(CniError) as caught:
+        load_node_settings(str(path))
+    assert caught.value.code == INVALID_CONFIG and "node settings" in caught.value.msg
+    _printable_details(caught.value)
