@@ -1,8 +1,8 @@
 """One attachment as a transaction: ADD runs its steps, DEL undoes them in reverse.
 
 An ADD is a sequence of steps (:data:`hostdev.cni.steps.STEPS`), each a pair: ``do`` makes one
-change and records it in the attachment's state file before the next step starts; ``undo`` takes
-it back. A step's undo is registered as its ``do`` starts, so a step that fails halfway is undone
+change and records it in the attachment's state file before the next step starts (unless DEL
+finds it again without: where the netdev went is proven by its identity); ``undo`` takes it back. A step's undo is registered as its ``do`` starts, so a step that fails halfway is undone
 too: every ``undo`` looks at where things are (the device in the pod, on the host, on its way)
 rather than trusting how far its ``do`` got. That also makes DEL the same steps in reverse, after
 any crash, in any phase; GC is DEL for the attachments the runtime no longer lists::
@@ -110,10 +110,21 @@ class Attachment:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def advance(self, **changes: Any) -> None:
-        """Change the record and persist it before anything else happens."""
+    def advance(self, *, durable: bool = False, **changes: Any) -> None:
+        """Change the record and persist it before anything else happens.
+
+        The record written before the move was made durable (file and directory fsynced), so an
+        update need not fsync the directory again: a power loss can only lose the update and
+        leave the record before it, which DEL handles like a crash just before this point.
+        ``durable`` when the next step reaches beyond this host (IPAM), where the update must
+        survive even that."""
         self.record = self.record.advanced(**changes)
-        self.store.save(self.key, self.record.to_dict())
+        self.store.save(self.key, self.record.to_dict(), sync_dir=durable)
+
+    def note(self, **changes: Any) -> None:
+        """Change the record in memory only: for what DEL finds again without it (where the
+        device went is proven by its identity), written with the next ``advance``."""
+        self.record = self.record.advanced(**changes)
 
     def crash_point(self, point: str) -> None:
         crash_point(point)
@@ -139,7 +150,16 @@ class Attachment:
             if self.unwind(begun):
                 # The line the README tells admins to look for after "rolling back".
                 self.log.warn(f"rolled back: {self.record.device.host_name} is on the host with its addresses")
+            else:
+                self._keep_record()
             raise
+
+    def _keep_record(self) -> None:
+        """The record a rollback could not finish stays for DEL: with all that is known by now."""
+        try:
+            self.store.save(self.key, self.record.to_dict())
+        except Exception as exc:  # the record on disk (the one before the move, or later) still holds
+            self.log.error(f"the kept record could not be brought up to date: {exc}")
 
     def unwind(self, steps: Sequence[Step]) -> bool:
         """Undo ``steps`` in reverse, going on past failures; True when every undo went through."""

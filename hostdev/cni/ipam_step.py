@@ -66,7 +66,7 @@ class Ipam(Step):
 
     def do(self, tx: Attachment) -> None:
         assert tx.inside is not None and tx.record.pod_index is not None and tx.result is not None
-        tx.advance(ipam=self.plugin.name)
+        tx.advance(ipam=self.plugin.name, durable=True)  # before the call: its allocation outlives a reboot
         allocated = allocate(self.plugin, tx.log)
         tx.crash_point("add:after-ipam-add")
         snapshot = tx.record.snapshot

@@ -1,9 +1,10 @@
 """The per-attachment record persisted in the state store (its schema, not its storage).
 
-Written before the device is touched (phase ``prepared``, naming the IPAM plugin about to be
-called, if any), updated after the netdev move (``moved``: now we know its pod-side ifindex) and
-when everything is applied (``attached``), so a DEL or GC after a crash at any point knows what
-to undo.
+Written before the device is touched (phase ``prepared``), updated before the IPAM plugin is
+called (naming it), after each RDMA move and when everything is applied (``attached``), so a DEL
+or GC after a crash at any point knows what to undo. ``moved`` (the pod-side ifindex known) is
+written with the first update after the netdev move, not on its own: DEL finds the device in the
+pod by its identity, so a ``prepared`` record whose device moved is undone all the same.
 """
 
 from __future__ import annotations

@@ -301,12 +301,17 @@ class StateStore:
         finally:
             os.close(networks_fd)
 
-    def save(self, key: AttachmentKey, record: dict[str, object]) -> str:
+    def save(self, key: AttachmentKey, record: dict[str, object], *, sync_dir: bool = True) -> str:
         """Atomically replace the attachment's state; returns the file's path.
 
         Temp file (O_EXCL|O_NOFOLLOW, 0600) → write → fsync → rename over the target → fsync dir:
         a reader sees the old content or the new, never a mix, even across a crash. A symlink at
         the target is replaced, never written through.
+
+        ``sync_dir=False`` leaves out the directory's fsync, for an update of a record that is
+        already durable: the new content is on disk before the rename, so a power loss that
+        loses the rename leaves the previous record, whole (what a crash just before this save
+        would have left, which recovery handles); a process crash loses nothing either way.
         """
         name = key.filename()
         data = _encode(key, record)
@@ -330,7 +335,8 @@ class StateStore:
                 os.close(fd)
             try:
                 os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-                os.fsync(dir_fd)
+                if sync_dir:
+                    os.fsync(dir_fd)
             except OSError as exc:
                 raise _fs_error("rename a temp file over", path, exc) from exc
         except BaseException:

@@ -50,7 +50,7 @@ class MoveNetdev(Step):
         record = tx.record
         link = tx.host.link(index=record.device.host_index)
         moved = move_link(tx.host, tx.inside, link, name=record.pod_name if record.pod_name != link.name else None)
-        tx.advance(pod_index=moved.index, phase="moved")
+        tx.note(pod_index=moved.index, phase="moved")  # not written now: DEL finds it by its identity (find_in_pod)
         tx.log.info(f"moved {link.name} into the pod as {moved.name} (ifindex {moved.index})")
 
     def check_undo(self, tx: Attachment) -> None:

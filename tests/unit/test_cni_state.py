@@ -135,6 +135,34 @@ def test_save_replaces_and_delete_removes(store: StateStore, root: Path) -> None
     assert os.listdir(root / "networks" / KEY.network) == []
 
 
+def test_an_update_fsyncs_the_new_content_before_the_rename_but_not_the_directory(
+    store: StateStore, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first save makes file and directory durable; an update (``sync_dir=False``) makes its
+    content durable before the rename, so a power loss leaves the old record or the new one."""
+    synced: list[str] = []
+    real_fsync, real_rename = os.fsync, os.rename
+
+    def fsync(fd: int) -> None:
+        synced.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real_fsync(fd)
+
+    def rename(*args: object, **kwargs: object) -> None:
+        synced.append("rename")
+        real_rename(*args, **kwargs)  # type: ignore[arg-type]
+
+    store.save(KEY, record(generation=1))  # creates the directories too: each one fsynced
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    store.save(KEY, record(generation=2))
+    assert synced == ["file", "rename", "dir"]
+    synced.clear()
+    store.save(KEY, record(generation=3), sync_dir=False)
+    assert synced == ["file", "rename"]
+    monkeypatch.undo()
+    assert store.load(KEY) == record(generation=3)
+
+
 def test_attachments_differing_in_one_part_are_separate(store: StateStore) -> None:
     keys = [
         KEY,
