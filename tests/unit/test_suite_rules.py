@@ -214,3 +214,21 @@ def test_bootstrap_installs_the_venv_module_and_hides_no_failed_install() -> Non
     for line in script.splitlines():
         if "|| true" in line:  # allowed only where no install can fail unseen
             assert "install" not in line and "pip" not in line and "apt" not in line, line
+
+
+def _collected(marker: str, *paths: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q", "-m", marker, *paths],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "CI"},
+    )  # fmt: skip
+    return [line for line in done.stdout.splitlines() if "::" in line]
+
+
+def test_the_e2e_and_kernel_markers_follow_the_directory() -> None:
+    # `-m e2e` / `-m kernel` select a tier whatever a module declares (tests/suite/tiers.py).
+    e2e, kernel = "tests/e2e/test_demo.py", "tests/kernel/test_bootstrap.py"
+    assert _collected("e2e", e2e, kernel) == ["tests/e2e/test_demo.py::test_demo_reproduces_seed_verification_and_shows_the_vnic_nad_with_ipam"]
+    kernel_tier = _collected("kernel", e2e, kernel)
+    assert kernel_tier and all(nodeid.startswith(kernel) for nodeid in kernel_tier)
+    assert _collected("not e2e and not kernel", e2e, kernel) == []
