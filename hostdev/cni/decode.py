@@ -13,7 +13,11 @@ Stricter than ``json.loads`` in the ways that matter for input from another prog
   different JSON parsers keep different copies (Go's keeps the last, some keep the first) and
   the runtime and this plugin must not disagree about the configuration. A key repeated with an
   *equal* value (same JSON text after canonical re-encoding) is accepted: every parser reads it
-  the same way.
+  the same way;
+- two keys of one object that differ only by case (``cniVersion`` and ``CNIVERSION``) are
+  refused, whatever their values: Go's encoding/json (libcni, Multus) matches a struct field
+  case-insensitively (Unicode simple folding, so the Kelvin sign is a ``k``) and may read the copy
+  this plugin ignores. ``str.casefold`` folds at least as much as Go does.
 """
 
 from __future__ import annotations
@@ -38,6 +42,13 @@ class _DuplicateKey(Exception):
         self.key = key
 
 
+class _CaseDuplicateKeys(Exception):
+    def __init__(self, first: str, second: str) -> None:
+        super().__init__(first, second)
+        self.first = first
+        self.second = second
+
+
 def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
@@ -55,6 +66,14 @@ def _object_from_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
                 raise _DuplicateKey(key)
             continue
         obj[key] = value
+    # One set per object (a configuration has a few dozen keys); the pair is looked for only
+    # when the set is short, which valid input never makes it.
+    if len({key.casefold() for key in obj}) != len(obj):
+        seen: dict[str, str] = {}
+        for key in obj:
+            first = seen.setdefault(key.casefold(), key)
+            if first != key:
+                raise _CaseDuplicateKeys(first, key)
     return obj
 
 
@@ -130,6 +149,12 @@ def decode_config(raw: bytes) -> dict[str, object]:
         raise CniError(
             DECODE_FAILURE,
             f"network configuration repeats key {exc.key!r} with different values",
+        ) from None
+    except _CaseDuplicateKeys as exc:
+        raise CniError(
+            DECODE_FAILURE,
+            f"network configuration has keys that differ only by case: {exc.first!r} and {exc.second!r}",
+            "Go's JSON decoder (the runtime's) may read either one",
         ) from None
     except RecursionError:
         raise CniError(

@@ -127,6 +127,9 @@ def _stdin_cases(good: dict[str, Any]) -> list[tuple[str, bytes]]:
         ("6 MiB", json.dumps({**pad, "padding": "x" * (6 << 20)}).encode()),
         ("duplicate name, different values", raw[:-1] + b', "name": "other-net"}'),
         ("duplicate deviceID, different values", raw[:-1] + f', "deviceID": "{CANARY_BDF}"}}'.encode()),
+        # Go's encoding/json (libcni, Multus) matches struct fields case-insensitively: either copy may be theirs.
+        ("cniVersion and CNIVERSION", raw[:-1] + b', "CNIVERSION": "1.1.0"}'),
+        ("deviceID and DeviceID, same value", raw[:-1] + f', "DeviceID": "{good["deviceID"]}"}}'.encode()),
         ("NaN", raw[:-1] + b', "x": NaN}'),
         ("Infinity", raw[:-1] + b', "x": -Infinity}'),
         ("number overflowing a float", raw[:-1] + b', "x": 1e999}'),

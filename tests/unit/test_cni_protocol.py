@@ -443,6 +443,25 @@ def test_duplicate_values_are_compared_by_json_type_not_python_equality(raw: byt
     _decode_error(raw)
 
 
+@pytest.mark.parametrize(
+    "raw, keys",
+    [
+        (b'{"cniVersion": "0.3.1", "CNIVERSION": "1.0.0", "name": "n"}', ("cniVersion", "CNIVERSION")),
+        (b'{"name": "n", "Name": "n"}', ("name", "Name")),  # even with equal values
+        (b'{"runtimeConfig": {"deviceID": "0000:01:00.0", "DeviceID": "0000:02:00.0"}}', ("deviceID", "DeviceID")),
+        (b'{"kind": 1, "\\u212aind": 1}', ("kind", "\u212aind")),  # KELVIN SIGN: Go's EqualFold says k
+        (b'{"s": 1, "\\u017f": 2}', ("s", "\u017f")),  # LATIN SMALL LETTER LONG S: likewise s
+        (b'{"ipam": {"type": "host-local", "TYPE": "host-local"}}', ("type", "TYPE")),
+        (b'{"prevResult": {"ips": [{"address": "a", "ADDRESS": "a"}]}}', ("address", "ADDRESS")),
+    ],
+)
+def test_keys_that_differ_only_by_case_are_refused(raw: bytes, keys: tuple[str, str]) -> None:
+    """Issue 16: Go's encoding/json (libcni, Multus) matches struct fields case-insensitively, so
+    ``CNIVERSION`` can be what the runtime reads while this plugin reads ``cniVersion``."""
+    err = _decode_error(raw)
+    assert all(repr(key) in err.msg for key in keys), err.msg
+
+
 def test_duplicate_key_with_equal_value_is_accepted() -> None:
     assert decode_config(b'{"a": {"x": 1, "y": [2]}, "a": {"y": [2], "x": 1}}') == {
         "a": {"x": 1, "y": [2]}
