@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -462,6 +463,19 @@ def test_daemonset_installs_where_the_node_keeps_plugins(docs: list[dict[str, An
     assert sorted(v["hostPath"]["path"] for v in spec["volumes"]) == ["/etc/cni", "/opt/cni/bin", "/var/lib/cni/amd-host-device"]
     assert not idle.get("volumeMounts")
     assert any(t.get("operator") == "Exists" and "key" not in t for t in spec["tolerations"])
+
+
+def test_the_docs_pin_the_image_by_digest_and_say_what_multus_thick_needs() -> None:
+    """Issue 16 (Low): what the nodes run as root is the image that was built, not whatever the
+    tag points at later; and a Multus thick daemon runs the plugin in its own container, where
+    only chrootDir shows it the node's settings and state (else two sets of records and locks)."""
+    readme = (REPO / "README.md").read_text()
+    assert re.search(r"^image: \S+@sha256:", readme, re.M), "README shows no image pinned by digest"
+    assert "--digestfile" in readme
+    daemonset = (DEPLOY / "daemonset.yaml").read_text()
+    assert "@sha256:" in daemonset and "digest" in daemonset
+    multus = readme[readme.index("With **Multus thick**"):]
+    assert "chrootDir" in multus.split("\n\n")[0] and "/etc/cni/amd-host-device.conf" in multus.split("\n\n")[0]
 
 
 def _containerfile_entry() -> tuple[list[str], list[str]]:
