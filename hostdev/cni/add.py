@@ -10,11 +10,10 @@ host ends exactly as it began.
 
 from __future__ import annotations
 
-from hostdev.cni.attachment import Attachment
+from hostdev.cni.attachment import Attachment, crash_point
 from hostdev.cni.config import PluginConfig
 from hostdev.cni.device import ResolvedDevice, resolve
 from hostdev.cni.errors import DEVICE_BUSY, INVALID_CONFIG, INVALID_ENVIRONMENT, NAME_TAKEN_IN_POD, CniError
-from hostdev.cni.faults import crash_point
 from hostdev.cni.lock import DeviceLock, StoreLock
 from hostdev.cni.log import Log
 from hostdev.cni.pod_interface import renames_to_ifname

@@ -16,7 +16,8 @@ A new kind of work in an attachment is one more :class:`Step` in that sequence, 
 
 from __future__ import annotations
 
-from hostdev.cni.faults import crash_point
+import os
+
 from hostdev.errors import NetnsError
 from hostdev.handle import Handle
 from hostdev.netns import NetNS
@@ -31,6 +32,23 @@ if TYPE_CHECKING:
     from hostdev.cni.record import AttachmentRecord, UserspaceRecord
     from hostdev.cni.result_model import Result
     from hostdev.cni.state import AttachmentKey, StateStore
+
+
+FAULT_ENV = "HOSTDEV_TEST_FAULT"
+
+
+def crash_point(point: str) -> None:
+    """A test crash point at a step boundary of ADD or DEL: nothing unless ``HOSTDEV_TEST_FAULT``
+    is set; then the test-only :mod:`hostdev.cni.fault_injection` decides (its marker at a fixed
+    root-owned path must be there too). The node bundle ships without that module, so there no
+    point ever fires. The common path costs one environment lookup (and no module of its own)."""
+    spec = os.environ.get(FAULT_ENV)
+    if spec:
+        try:
+            from hostdev.cni import fault_injection
+        except ImportError:  # the node bundle: built without it
+            return
+        fault_injection.fire(point, spec)
 
 
 class Step:

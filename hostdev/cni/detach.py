@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import os
 
-from hostdev.cni.attachment import Attachment
+from hostdev.cni.attachment import Attachment, crash_point
 from hostdev.cni.config import PluginConfig
 from hostdev.cni.errors import STATE_UNREADABLE, TRY_AGAIN_LATER, CniError
-from hostdev.cni.faults import crash_point
 from hostdev.cni.lock import DeviceLock, StoreLock
 from hostdev.cni.log import Log
 from hostdev.cni.protocol import CniEnv, GcAttachment

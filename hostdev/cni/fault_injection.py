@@ -12,7 +12,7 @@ unreachable in normal operation, so a point fires only when ALL of these hold:
 * this module is there at all: the node bundle is built without it
   (``bundle/assemble.py``), so there a crash point never fires whatever the environment says.
 
-:mod:`hostdev.cni.faults` imports this module only when the variable is set.
+:func:`hostdev.cni.attachment.crash_point` imports this module only when the variable is set.
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ def test_the_bundle_has_no_crash_points_to_arm(bundle_dir: Path, plugin: Path) -
     from tests.e2e.harness import enable_test_faults, fault_env
 
     files = {str(p.relative_to(bundle_dir)) for p in bundle_dir.rglob("*") if p.is_file()}
-    assert "lib/app/hostdev/cni/faults.pyc" in files and "lib/app/hostdev/cni/fault_injection.pyc" not in files
+    assert "lib/app/hostdev/cni/attachment.pyc" in files and "lib/app/hostdev/cni/fault_injection.pyc" not in files
     node = Node(plugin)
     try:
         node.add_nic("enp68s0", "0000:44:00.0", addrs=("55.1.1.56/24",))
