@@ -159,6 +159,8 @@ def main() -> None:
     sys.path += sys.argv[3:]  # after the standard library, as the launcher puts them
     builtins.__import__ = timed_import
     import cni_main  # what the launcher imports first
+
+    cni_main.use_code_archive()  # as cni_main.run does first, before the imports below
     from hostdev.cni import plugin
 
     def probed_main(settings_path: "str | None" = None) -> int:
