@@ -28,6 +28,7 @@ from benchmarks.cni.launcher import Launcher
 from benchmarks.cni.node import GO_HOST_DEVICE, BenchNode, RestoreMismatch, StandInDevice
 from benchmarks.cni.rss import peak_rss_kb, rss_available, wrapped
 from benchmarks.cni.spawner import SpawnError
+from benchmarks.harness.hold import hold_point
 from benchmarks.harness.offcpu import TraceUnavailable
 from benchmarks.harness.stats import summarize
 from benchmarks.scale.batches import ONE_POD, SEPARATE_PODS, Attachment, Batch, attachments, job, run_batch
@@ -150,6 +151,7 @@ def run_scale(cfg: ScaleConfig, log: Callable[[str], None]) -> dict[str, Any]:
                     runs.append(pair)
                     log(f"  {plugin:15} {mode:13} N={n:<3} P={parallel}: ADD {pair[ADD]['wall_ns'] / 1e6:7.0f} ms, DEL {pair[DEL]['wall_ns'] / 1e6:7.0f} ms, "
                         f"{pair['per_device_ns'] / 1e6:6.1f} ms per device")  # fmt: skip
+                    hold_point("after-batch-pair")  # the Ctrl-C test interrupts the run here
             results["runs"] = runs
             results["traced"] = _traced(cfg, runner, go, log)
             node.check_independent()

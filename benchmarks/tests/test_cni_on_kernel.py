@@ -23,6 +23,7 @@ from benchmarks.cni.node import GO_HOST_DEVICE, BenchNode, RestoreMismatch
 from benchmarks.cni.phase_probe import MOVE
 from benchmarks.cni.rss import measure_peak_rss, rss_available
 from benchmarks.cni.spawner import PLUGIN_PATH, Job
+from benchmarks.harness.hold import HOLD_AT_ENV, HOLD_FIFO_ENV
 from benchmarks.harness.interleave import Implementation, ImplementationFailed, run_interleaved
 from benchmarks.tests.own_run import OwnRun, netns_names
 
@@ -246,18 +247,21 @@ def _pump_lines(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> 
 
 def test_ctrl_c_removes_every_namespace_and_the_node_directory(tmp_path: Path) -> None:
     run = OwnRun(tmp_path)
+    hold = tmp_path / "hold"
+    os.mkfifo(hold)
+    # The run waits on the FIFO after its first batch pair: the signal finds it mid-run whatever
+    # the machine's speed (signalling on the log line alone once came after the last batch).
+    env = run.env | {HOLD_AT_ENV: "after-batch-pair", HOLD_FIFO_ENV: str(hold)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchmarks", "--quick", "--parts", "scale", "--out", str(tmp_path / "out")],
-        cwd=REPO, env=run.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     lines: queue.Queue[str | None] = queue.Queue()
     pump = threading.Thread(target=_pump_lines, args=(proc, lines), daemon=True)
     pump.start()
     seen: list[str] = []
     try:
-        # Interrupt once the first batch pair has been logged: the next batch is then running
-        # (the quick plan has several), whatever the machine's speed.
-        while not any(" N=" in line for line in seen):
+        while not any(" N=" in line for line in seen):  # logged just before the hold point
             line = lines.get(timeout=CEILING_S)  # queue.Empty: nothing logged for that long
             assert line is not None, "the scale part ended before its first batch:\n" + "".join(seen)
             seen.append(line)
