@@ -39,11 +39,12 @@ def refuse_if_protected(
 ) -> None:
     """CniError(DEVICE_PROTECTED) naming every reason the node keeps ``link``; None if it may go."""
     function = _pci_function(pci_address, sysfs_root)
+    links = host.links()  # one dump for the topology and SR-IOV checks (it lists every link)
     reasons = _policy_reasons(link, function, node)
-    reasons += _topology_reasons(link, host)
+    reasons += _topology_reasons(link, links)
     reasons += _route_reasons(link, host, node)
-    if function is not None:
-        reasons += _sriov_reasons(function, host, store, sysfs_root)
+    if function is not None and (function.sriov_numvfs or function.pf_address is not None):
+        reasons += _sriov_reasons(function, links, store, sysfs_root)
     if reasons:
         name = f"{link.name} ({pci_address})" if pci_address else link.name
         raise CniError(DEVICE_PROTECTED, f"device {name} is kept by the node", "; ".join(reasons))
@@ -92,9 +93,8 @@ def _policy_reasons(link: Link, function: PciFunction | None, node: NodeSettings
 # --- what the node's networking hangs on ----------------------------------------------------------
 
 
-def _topology_reasons(link: Link, host: Handle) -> list[str]:
+def _topology_reasons(link: Link, links: list[Link]) -> list[str]:
     reasons = []
-    links = host.links()
     if link.master is not None:
         master = next((l.name for l in links if l.index == link.master), f"ifindex {link.master}")
         reasons.append(f"it is a port of {master} (IFLA_MASTER)")
@@ -125,8 +125,9 @@ def _route_reasons(link: Link, host: Handle, node: NodeSettings) -> list[str]:
 # --- SR-IOV ---------------------------------------------------------------------------------------
 
 
-def _sriov_reasons(function: PciFunction, host: Handle, store: StateStore, sysfs_root: str) -> list[str]:
-    on_host = {l.name for l in host.links()}
+def _sriov_reasons(function: PciFunction, links: list[Link], store: StateStore, sysfs_root: str) -> list[str]:
+    """Only for a PF with VFs or a VF: a function that is neither has nothing to check here."""
+    on_host = {l.name for l in links}
     reasons = []
     if function.sriov_numvfs:
         for slot in function.vfs:
