@@ -36,9 +36,14 @@ def main(
             raw = _read_stdin(stdin)
             _emit(stdout, version_result(peek_cni_version(raw)))
             return 0
-        if environ is None:
+        if environ is None:  # the plugin's own process (the launcher), not a caller's
             import os  # every other command needs it (so does the library)
+            from gc import disable
 
+            # A process that lives for one call needs no cyclic collector: the collections the
+            # imports and the work trigger find nothing and cost ~2 ms per ADD (measured with
+            # the ADD's modules alone, 80 alternating execs); the kernel frees it all at exit.
+            disable()
             environ = os.environ
         from hostdev.cni.protocol import parse_env
 
