@@ -7,9 +7,9 @@ the directories it needs to ``sys.path``. No pyenv shim, no console-script wrapp
 
 Beside it, install compiles hostdev's run-time modules into one code archive that the launcher
 imports them from (``cni_main.use_code_archive``: one file instead of one look-up and one
-``.pyc`` per module, ~3 ms per exec less for an ADD or a DEL); it is written where ``cni_main``'s
-own compiled code goes, inside the directories checked below, and each module in it is used only
-while its source is unchanged.
+``.pyc`` per module: an ADD's imports 2-5 ms faster, the more the busier the machine); it is
+written where ``cni_main``'s own compiled code goes, inside the directories checked below, and
+each module in it is used only while its source is unchanged.
 
 It runs as root on every pod event, so whoever can change its interpreter or its code runs code
 as root: a launcher is written only when the interpreter, the standard library and every
