@@ -245,6 +245,13 @@ def _pump_lines(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> 
     lines.put(None)
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """SIGINT at its default in the run, as for a command started in a terminal. A test run
+    started in the background by a shell without job control (``cmd &`` in a script, ``nohup``)
+    has SIGINT ignored, inherited down to the benchmark, which then rightly keeps ignoring it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_removes_every_namespace_and_the_node_directory(tmp_path: Path) -> None:
     run = OwnRun(tmp_path)
     hold = tmp_path / "hold"
@@ -255,6 +262,7 @@ def test_ctrl_c_removes_every_namespace_and_the_node_directory(tmp_path: Path) -
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchmarks", "--quick", "--parts", "scale", "--out", str(tmp_path / "out")],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_ctrl_c_as_in_a_terminal,
     )  # fmt: skip
     lines: queue.Queue[str | None] = queue.Queue()
     pump = threading.Thread(target=_pump_lines, args=(proc, lines), daemon=True)
