@@ -27,9 +27,11 @@ from tests.vm.guest_tools import (
     reset_nic,
     run,
     run_plugin,
+    settled,
     sriov_pf,
     state_records,
     virtual_functions as enabled_vfs,
+    wait_for,
     wait_for_view,
 )
 from tests.vm.test_vm_library import library_round_trip
@@ -123,6 +125,10 @@ def test_a_pf_with_a_vf_in_a_pod_is_refused_and_so_is_a_vf_of_a_pf_in_a_pod(
         vf_bdf, vf_if = vfs[0]
         vf_conf = nad_conf(vf_bdf, state)
         ok(run_plugin(plugin, "ADD", vf_conf, netns=netns_path(vf_pod), container_id="vf-tenant"))
+        # The PF's carrier comes some time after `ip link set up` and after its VFs are enabled
+        # (the driver resets the link): a view taken before that drifts by itself (CI8: NO-CARRIER
+        # before, LOWER_UP after a refused ADD that changed nothing).
+        wait_for(f"{pf_if} up with carrier", lambda: settled(pf_if), timeout_s=60.0)
         pf_before = netdev_view(pf_if)
         refused = run_plugin(plugin, "ADD", nad_conf(pf_bdf, state), netns=netns_path(pf_pod), container_id="pf-tenant")
         assert refused.error_code() == 105 and vf_bdf in refused.stdout, refused.stdout + refused.stderr
