@@ -15,6 +15,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tests.suite import confinement
 from tests.suite.determinism import seed_of, tree_digest
 from tests.suite.tiers import ci_problems
 
@@ -201,11 +202,48 @@ def test_nothing_in_the_suite_or_the_benchmarks_reads_outside_the_clone() -> Non
     found = []
     for top in ("tests", "benchmarks", "scripts"):
         for path in sorted((REPO / top).rglob("*")):
-            if path.suffix not in (".py", ".sh") or "__pycache__" in path.parts or path == Path(__file__):
+            if path.suffix not in (".py", ".sh") or "__pycache__" in path.parts:
+                continue
+            if path in (Path(__file__), Path(confinement.__file__)):  # the rule's own words
                 continue
             text = path.read_text(errors="replace")
             found += [f"{path.relative_to(REPO)}: {needle}" for needle in OUTSIDE_THE_CLONE if needle in text]
     assert found == []
+
+
+def test_a_path_in_the_references_beside_the_clone_is_recognised_however_it_is_spelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    references = REPO.parent / "shared"
+    monkeypatch.chdir(REPO / "tests")
+    for spelled in (references / "design.md", str(references), os.fsencode(references / "golden"), "../../shared/seed", f"{REPO}/../shared/x"):
+        assert confinement.in_the_references("open", (spelled, "r", 0)) is not None, spelled
+        assert confinement.in_the_references("os.listdir", (spelled,)) is not None, spelled
+    for elsewhere in (REPO / "tests" / "data" / "golden", "/tmp/shared", f"{REPO.parent}/shared-not", "data/shared", 3):
+        assert confinement.in_the_references("open", (elsewhere, "r", 0)) is None, elsewhere
+    assert confinement.in_the_references("os.chmod", (str(references), 0o600)) is None  # not a read
+
+
+def test_a_test_that_reads_the_references_fails_even_where_they_do_not_exist(tmp_path: Path) -> None:
+    # The reading test runs in its own pytest with this suite's plugin; ../shared need not exist
+    # (a clone elsewhere): what fails it is the attempt.
+    (tmp_path / "test_reads.py").write_text(textwrap.dedent(f"""
+        def test_reads_a_golden_capture():
+            try:
+                open({str(REPO.parent / "shared" / "golden" / "no-such-capture")!r}).close()
+            except OSError:
+                pass
+
+        def test_reads_its_own_data():
+            open({str(REPO / "pyproject.toml")!r}).close()
+    """))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tests.suite.confinement", "-q", str(tmp_path / "test_reads.py")],
+        cwd=REPO, capture_output=True, text=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "CI"},
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    # Both calls pass; the reading one errors at teardown, naming what it read.
+    assert "2 passed, 1 error" in done.stdout, done.stdout
+    assert "ERROR at teardown of test_reads_a_golden_capture" in done.stdout and "test_reads_its_own_data" not in done.stdout, done.stdout
+    assert "read outside the clone" in done.stdout and "no-such-capture" in done.stdout, done.stdout
 
 
 def test_bootstrap_installs_the_venv_module_and_hides_no_failed_install() -> None:
