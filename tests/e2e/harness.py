@@ -149,6 +149,15 @@ class Node:
     def pod_path(self, pod: str) -> str:
         return f"/run/netns/{pod}"
 
+    @property
+    def log_file(self) -> Path:
+        """A ``logFile`` for the plugin inside the node's ``logDir``."""
+        return self.work / "plugin.log"
+
+    def plugin_log(self) -> str:
+        """What the plugin logged to :attr:`log_file` so far ("" before its first line)."""
+        return self.log_file.read_text() if self.log_file.exists() else ""
+
     def delete_pod(self, pod: str) -> None:
         sh(["ip", "netns", "del", pod], check=False)
         if pod in self.pods:

@@ -29,13 +29,7 @@ SIGKILLED = -9
 
 
 def _conf(node: Node, **extra: Any) -> dict[str, Any]:
-    log = str(node.work / "plugin.log")
-    return node.conf(deviceID=BDF, rdma="skip", returnTimeoutSeconds=1, logLevel="info", logFile=log, **extra)
-
-
-def _log(node: Node) -> str:
-    path = node.work / "plugin.log"
-    return path.read_text() if path.exists() else ""
+    return node.conf(deviceID=BDF, rdma="skip", returnTimeoutSeconds=1, logLevel="info", logFile=str(node.log_file), **extra)
 
 
 def _of(node: Node, dev: str, ns: str | None = None) -> dict[str, str]:
@@ -114,7 +108,7 @@ def test_check_fails_for_a_lost_permanent_neighbour_and_reports_changed_sysctls(
     _sysctl(node, pod, f"net.ipv4.conf.{NIC}.rp_filter=1")  # what a chained tuning plugin may do
     r = node.run("CHECK", conf, netns=node.pod_path(pod))
     assert r.ok, r.stdout
-    assert f"net.ipv4.conf.{NIC}.rp_filter is 1 in the pod, 2 on the host" in _log(node)
+    assert f"net.ipv4.conf.{NIC}.rp_filter is 1 in the pod, 2 on the host" in node.plugin_log()
     node.ip(f"neigh del proxy 55.1.1.20 dev {NIC}", pod)
     r = node.run("CHECK", conf, netns=node.pod_path(pod))
     assert r.code == 1 and r.out is not None and r.out["code"] == 103, r.stdout
@@ -134,10 +128,10 @@ def test_a_value_the_pod_cannot_keep_is_logged_and_add_succeeds(node: Node) -> N
     conf = _conf(node)
     r = node.run("ADD", conf, netns=node.pod_path(pod))
     assert r.ok, r.stdout + r.stderr
-    assert f"net.ipv6.conf.{NIC}.mtu=8000 not applied on {NIC} in the pod: the link has no carrier yet" in _log(node)
+    assert f"net.ipv6.conf.{NIC}.mtu=8000 not applied on {NIC} in the pod: the link has no carrier yet" in node.plugin_log()
     assert _of(node, NIC, pod)["net.ipv4.conf.rp_filter"] == "2"  # the rest applied
     assert node.run("DEL", conf, netns=node.pod_path(pod)).ok
-    assert f"net.ipv6.conf.{NIC}.mtu=8000 not applied on {NIC}: the link has no carrier yet" in _log(node)
+    assert f"net.ipv6.conf.{NIC}.mtu=8000 not applied on {NIC}: the link has no carrier yet" in node.plugin_log()
     after = netns_view(node)
     assert {k: v for k, v in after.items() if k != "routes"} == {k: v for k, v in before.items() if k != "routes"}
     # Kernel-made, not ours: addrconf adds the ff00::/8 route when a link first becomes ready,

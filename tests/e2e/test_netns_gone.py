@@ -24,17 +24,11 @@ RETURN_TIMEOUT_S = MAX_RETURN_TIMEOUT_SECONDS
 
 
 def _conf(node: Node, **extra: Any) -> dict[str, Any]:
-    log = str(node.work / "plugin.log")
-    return node.conf(deviceID=BDF, rdma="auto", returnTimeoutSeconds=0.3, logLevel="info", logFile=log, **extra)
-
-
-def _log(node: Node) -> str:
-    path = node.work / "plugin.log"
-    return path.read_text() if path.exists() else ""
+    return node.conf(deviceID=BDF, rdma="auto", returnTimeoutSeconds=0.3, logLevel="info", logFile=str(node.log_file), **extra)
 
 
 def _ok(r: Result, node: Node) -> None:
-    assert r.ok and r.stdout == "", r.stdout + r.stderr + _log(node)
+    assert r.ok and r.stdout == "", r.stdout + r.stderr + node.plugin_log()
 
 
 def _other_kind_of_namespace(node: Node) -> str:
@@ -116,7 +110,7 @@ def test_device_not_back_yet_keeps_state_for_a_later_del_or_gc(node: Node, holde
         # DEL gave up after its returnTimeoutSeconds (0.3 s) while the device was still held: the
         # holder is released only below, so an unbounded wait would never have returned.
         assert time.monotonic() - started < CEILING_S
-        assert "waiting up to 0.3s" in _log(node)
+        assert "waiting up to 0.3s" in node.plugin_log()
         assert "has not returned to the host yet" in r.stderr
         assert state_view(node) == state_attached  # kept, untouched
         assert not node.has_link(NIC)
@@ -147,8 +141,8 @@ def test_del_waits_for_a_device_on_its_way_back(node: Node) -> None:
         worker = threading.Thread(target=lambda: results.append(node.run("DEL", conf, netns="")))
         started = time.monotonic()
         worker.start()
-        while "waiting up to" not in _log(node):  # DEL is now watching for the device
-            assert worker.is_alive() and time.monotonic() - started < CEILING_S, _log(node)
+        while "waiting up to" not in node.plugin_log():  # DEL is now watching for the device
+            assert worker.is_alive() and time.monotonic() - started < CEILING_S, node.plugin_log()
             time.sleep(0.01)
         holder.run_inside(f"ip link set {NIC} down && ip link set {NIC} netns {node.host}")
         worker.join(2 * RETURN_TIMEOUT_S)

@@ -183,12 +183,18 @@ def test_only_a_regular_file_of_our_own_in_the_log_dir_is_written(attached_node:
 # --- lock files: never followed, never written ------------------------------------------------
 
 
-def test_existing_lock_files_are_never_truncated(attached_node: Node) -> None:
-    node = attached_node
+def _private_locks_dir(node: Node) -> Path:
+    """The node's lock directory made ahead of the plugin, as private as the plugin makes it."""
     locks = node.state_dir / "locks"
     locks.mkdir(parents=True)
     node.state_dir.chmod(0o700)
     locks.chmod(0o700)
+    return locks
+
+
+def test_existing_lock_files_are_never_truncated(attached_node: Node) -> None:
+    node = attached_node
+    locks = _private_locks_dir(node)
     lock = locks / f"{BDF}.lock"
     lock.write_text("content that must survive\n")
     lock.chmod(0o600)
@@ -202,10 +208,7 @@ def test_existing_lock_files_are_never_truncated(attached_node: Node) -> None:
 
 def test_a_hard_linked_lock_file_is_refused(attached_node: Node) -> None:
     node = attached_node
-    locks = node.state_dir / "locks"
-    locks.mkdir(parents=True)
-    node.state_dir.chmod(0o700)
-    locks.chmod(0o700)
+    locks = _private_locks_dir(node)
     precious = node.work / "precious"
     precious.write_text("must stay as it is\n")
     precious.chmod(0o600)

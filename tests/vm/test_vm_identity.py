@@ -9,7 +9,6 @@ restored it. A real NIC has a PCI parent and a permanent MAC, and only those pro
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,7 @@ import pytest
 
 from hostdev._sysfs.pci_function import read_pci_function
 from tests.vm.guest_tools import (
-    borrowed_nic,
     configure_rich,
-    install_plugin,
     nad_conf,
     netdev_exists,
     netdev_view,
@@ -32,16 +29,6 @@ from tests.vm.guest_tools import (
     wait_for,
     wait_for_view,
 )
-
-
-@pytest.fixture(scope="module")
-def plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return install_plugin(tmp_path_factory.mktemp("cni-bin"))
-
-
-@pytest.fixture
-def e1000() -> Iterator[tuple[str, str]]:
-    yield from borrowed_nic("e1000")
 
 
 def _view(ifname: str) -> dict[str, Any]:

@@ -9,7 +9,6 @@ and back, compared with everything `ip -j` shows before and after.
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,7 +17,6 @@ from hostdev._sysfs.netdev_lookup import pci_address_from_parent, pci_address_of
 from hostdev._sysfs.pci_function import netdev_of, read_pci_function
 from tests.vm.guest_tools import (
     PCI_DEVICES,
-    borrowed_nic,
     configure_rich,
     e1000_netdev,
     ip_json,
@@ -36,17 +34,6 @@ BOTH_KERNELS = ["6.1", "6.12"]
 # 6.1 refuses the clash without an extended ack; newer kernels say why. (No final period: ip(8)
 # adds one when it prints the message.)
 NAME_CLASH_EXTACK = "An interface with the same name exists in the target netns"
-
-
-@pytest.fixture(params=["e1000", "virtio"])
-def nic(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    """(BDF, ifname) of a real NIC, returned to its boot state afterwards."""
-    yield from borrowed_nic(request.param)
-
-
-@pytest.fixture
-def e1000() -> Iterator[tuple[str, str]]:
-    yield from borrowed_nic("e1000")
 
 
 def library_round_trip(bdf: str, ifname: str, octet: int, *, dad: bool = False) -> None:

@@ -20,9 +20,7 @@ from tests.vm.guest_tools import (
     borrowed_nic,
     configure_interface_state,
     configure_rich,
-    e1000_netdev,
     gc_conf,
-    install_plugin,
     interface_state,
     ip_json,
     nad_conf,
@@ -36,27 +34,11 @@ from tests.vm.guest_tools import (
     run,
     run_plugin,
     state_records,
-    virtio_netdev,
     wait_for,
     wait_for_view,
 )
 
 BOTH_KERNELS = ["6.1", "6.12"]
-
-
-@pytest.fixture(scope="module")
-def plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return install_plugin(tmp_path_factory.mktemp("cni-bin"))
-
-
-@pytest.fixture(params=["e1000", "virtio"])
-def nic(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    yield from borrowed_nic(request.param)
-
-
-@pytest.fixture
-def e1000() -> Iterator[tuple[str, str]]:
-    yield from borrowed_nic("e1000")
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ no test of their own; the rest are in tests/e2e/test_readme_promises.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import os
 from pathlib import Path
 
@@ -22,10 +21,8 @@ from hostdev.netns import NetNS
 from hostdev.rdma import move_device_back
 from tests.vm.guest_tools import (
     PCI_DEVICES,
-    borrowed_nic,
     configure_rich,
     fake_rdma,
-    install_plugin,
     nad_conf,
     netdev_exists,
     netdev_view,
@@ -43,21 +40,6 @@ EXCLUSIVE = {"ib_core": "netns_mode=0"}
 RDMA_FAILED, CHECK_FAILED, INTERNAL = 110, 103, 999
 SIGKILLED = -9
 FAULT_MARKER = Path("/etc/cni/amd-host-device.test-faults")
-
-
-@pytest.fixture(scope="module")
-def plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return install_plugin(tmp_path_factory.mktemp("cni-bin"))
-
-
-@pytest.fixture
-def e1000() -> Iterator[tuple[str, str]]:
-    yield from borrowed_nic("e1000")
-
-
-@pytest.fixture(params=["e1000", "virtio"])
-def nic(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    yield from borrowed_nic(request.param)
 
 
 def armed(state: Path) -> Path:

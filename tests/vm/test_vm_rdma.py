@@ -9,7 +9,6 @@ pod sees is checked the way a pod would look: `ip netns exec <pod> rdma dev|link
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,8 @@ from hostdev import RdmaHandle
 from hostdev.rdma_errors import BUSY_REMEDY, RdmaNetnsModeBusy
 from tests.vm.guest_tools import (
     PCI_DEVICES,
-    borrowed_nic,
     configure_rich,
     fake_rdma,
-    install_plugin,
     nad_conf,
     netdev_exists,
     netdev_view,
@@ -43,16 +40,6 @@ BOTH_KERNELS = ["6.1", "6.12"]
 EXCLUSIVE = {"ib_core": "netns_mode=0"}
 NETNS_MODE_PARAMETER = Path("/sys/module/ib_core/parameters/netns_mode")
 RDMA_FAILED = 110
-
-
-@pytest.fixture(scope="module")
-def plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return install_plugin(tmp_path_factory.mktemp("cni-bin"))
-
-
-@pytest.fixture
-def e1000() -> Iterator[tuple[str, str]]:
-    yield from borrowed_nic("e1000")
 
 
 def netns_mode() -> str:

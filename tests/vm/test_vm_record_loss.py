@@ -10,15 +10,12 @@ outright, which used to leave the NIC in the pod ("nothing recorded: nothing to 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.vm.guest_tools import (
-    borrowed_nic,
     configure_rich,
-    install_plugin,
     ip_json,
     nad_conf,
     netdev_exists,
@@ -29,21 +26,6 @@ from tests.vm.guest_tools import (
     run_plugin,
     wait_for,
 )
-
-
-@pytest.fixture(scope="module")
-def plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return install_plugin(tmp_path_factory.mktemp("cni-bin"))
-
-
-@pytest.fixture(params=["e1000", "virtio"])
-def nic(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    yield from borrowed_nic(request.param)
-
-
-@pytest.fixture
-def e1000() -> Iterator[tuple[str, str]]:
-    yield from borrowed_nic("e1000")
 
 
 def _link(ifname: str) -> dict[str, object]:

@@ -16,7 +16,6 @@ from hostdev._sysfs.pci_function import VirtualFunctionSlot, read_pci_function, 
 from tests.vm.guest_tools import (
     PCI_DEVICES,
     configure_rich,
-    install_plugin,
     ip_json,
     nad_conf,
     netdev_exists,
@@ -37,11 +36,6 @@ from tests.vm.guest_tools import (
 from tests.vm.test_vm_library import library_round_trip
 
 BOTH_KERNELS = ["6.1", "6.12"]
-
-
-@pytest.fixture(scope="module")
-def plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return install_plugin(tmp_path_factory.mktemp("cni-bin"))
 
 
 @pytest.fixture
