@@ -13,14 +13,17 @@ itself slows each import a little, so absolute numbers run high; shares and rank
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from benchmarks.harness.stats import summarize
 
 _LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)\s*$")
 HOSTDEV_ROOTS = ("hostdev", "cni_main")
+SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the tree that holds cni_main.py and hostdev/
 THIRD_PARTY_ROOTS = ("cffi", "_cffi_backend")
 
 
@@ -67,6 +70,19 @@ def origin(module: str) -> str:
     if root in THIRD_PARTY_ROOTS:
         return "cffi"
     return "stdlib"
+
+
+def has_no_statements(module: str, root: Path = SOURCE_ROOT) -> bool:
+    """Whether a hostdev module's source is empty but for a docstring and comments: importing it
+    costs the import machinery alone (find, load, module object), no body. What such a module
+    takes is what every module of ours costs besides its body, measured in the same run."""
+    base = root.joinpath(*module.split("."))
+    source = next((path for path in (base / "__init__.py", base.with_suffix(".py")) if path.is_file()), None)
+    if source is None:
+        return False
+    body = ast.parse(source.read_text(encoding="utf-8")).body
+    is_docstring = bool(body) and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+    return not body[1:] if is_docstring else not body
 
 
 def _importer(node: ImportNode) -> str:
@@ -122,6 +138,7 @@ def summarize_runs(runs: Sequence[list[ImportNode]]) -> dict[str, Any]:
     subtree_medians = {key: med(v) for key, v in subtrees.items()}
     foreign = [{"importer": imp, "module": mod, "cumulative_us": subtree_medians[(imp, mod)]}
                for imp, mod in sorted(subtree_medians, key=lambda key: -subtree_medians[key])]  # fmt: skip
+    empty = sorted(m for m in own_medians if origin(m) == "hostdev" and len(own[m]) == runs_n and has_no_statements(m))
     return {
         "runs": runs_n,
         "modules_imported": summarize(counts).median if counts else 0,
@@ -133,4 +150,7 @@ def summarize_runs(runs: Sequence[list[ImportNode]]) -> dict[str, Any]:
         "modules_fastest_sum_us": sum(min(v) for v in own.values() if len(v) == runs_n),
         "modules": modules,
         "foreign_subtrees": foreign,
+        # hostdev's modules with no body (empty packages), each with its median own time: the
+        # import machinery's cost per module, what merging modules could save at most.
+        "statementless_modules": {m: own_medians[m] for m in empty},
     }

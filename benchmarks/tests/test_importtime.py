@@ -2,7 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.cni.importtime import foreign_subtrees, parse_importtime, plugin_roots, summarize_runs, walk
+from pathlib import Path
+from typing import Any
+
+from benchmarks.cni.importtime import foreign_subtrees, has_no_statements, parse_importtime, plugin_roots, summarize_runs, walk
+from benchmarks.cni.report import targets_table
 
 # Shape of real `python -X importtime` output (3.11): children first, two spaces per level.
 RUN_A = """\
@@ -66,3 +70,38 @@ def test_summary_medians_and_modules_missing_from_a_run_count_zero() -> None:
     plugin_b = plugin_a + 2000 - 345
     assert summary["total_us"]["plugin"] == pytest.approx((plugin_a + plugin_b) / 2)
     assert summary["foreign_subtrees"] == [{"importer": "hostdev.cni.plugin", "module": "json", "cumulative_us": pytest.approx(14385)}]
+
+
+def test_a_module_with_no_statements_is_an_empty_file_or_a_docstring_alone(tmp_path: Path) -> None:
+    (tmp_path / "hostdev" / "empty").mkdir(parents=True)
+    (tmp_path / "hostdev" / "empty" / "__init__.py").write_text("")
+    (tmp_path / "hostdev" / "documented.py").write_text('"""Only words."""\n# and a comment\n')
+    (tmp_path / "hostdev" / "bodied.py").write_text('"""Words."""\nfrom __future__ import annotations\n')
+    (tmp_path / "hostdev" / "constant.py").write_text("LIMIT = 3\n")
+    assert has_no_statements("hostdev.empty", tmp_path) and has_no_statements("hostdev.documented", tmp_path)
+    assert not has_no_statements("hostdev.bodied", tmp_path) and not has_no_statements("hostdev.constant", tmp_path)
+    assert not has_no_statements("hostdev.missing", tmp_path)
+
+
+def _import_data(modules: int, took_us: float, empty_us: dict[str, float]) -> dict[str, Any]:
+    rows = [{"module": f"hostdev.m{i}", "origin": "hostdev", "self_us": 100.0, "cumulative_us": 100.0} for i in range(modules - 2)]
+    rows += [{"module": "os", "origin": "stdlib", "self_us": 200.0, "cumulative_us": 200.0},
+             {"module": "_cffi_backend", "origin": "cffi", "self_us": 300.0, "cumulative_us": 300.0}]
+    return {"modules_imported": float(modules), "modules": rows, "statementless_modules": empty_us,
+            "total_us": {"plugin": took_us, "hostdev": took_us - 500.0, "stdlib": 200.0, "cffi": 300.0}}
+
+
+def test_import_time_and_module_count_get_a_verdict_each_and_the_count_its_measured_bound() -> None:
+    results: dict[str, Any] = {
+        "cycle": {"ratios": {}}, "version": {"ratios": {}, "summary": {}},
+        "importtime": {"commands": {"ADD": _import_data(40, 9000.0, {"hostdev.cni": 20.0, "hostdev._netlink": 30.0}),
+                                    "DEL": _import_data(30, 11000.0, {})}},
+    }  # fmt: skip
+    rows = {row[0]: row for row in targets_table(results)[1]}
+    add_time, add_count = rows["ADD: imports ≤ 10.0 ms (`-X importtime`)"], rows["ADD: ≤ 30 modules (`-X importtime`)"]
+    assert add_time[2] == "met" and add_count[2] == "NOT met"
+    # 38 of ours, 25 µs each (the median of the empty ones): merging all into one saves 37 × 25 µs.
+    assert "38 are hostdev's own" in add_count[3] and "25.0 µs besides its body" in add_count[3]
+    assert "at most 925 µs" in add_count[3] and "`_cffi_backend`, `os`" in add_count[3]
+    del_time, del_count = rows["DEL: imports ≤ 10.0 ms (`-X importtime`)"], rows["DEL: ≤ 30 modules (`-X importtime`)"]
+    assert del_time[2] == "NOT met" and del_count[2] == "met" and "besides its body" not in del_count[3]
