@@ -42,12 +42,21 @@ def load_text(m: dict[str, Any]) -> str:
 
 
 def busy_note(m: dict[str, Any]) -> list[str]:
-    loads = [m.get("loadavg_at_start") or [0.0], m.get("loadavg_at_end") or [0.0]]
-    others = (m.get("cpu_use") or {}).get("others_cpus", 0.0)
-    if max(load[0] for load in loads) <= 0.5 * (m.get("nproc") or 1) and others < 0.25:
-        return []
+    """A warning when other work shared the CPUs. Measured from /proc/stat when the part has it:
+    the load average counts this run's own processes too (and its earlier parts', a minute back),
+    so alone it would call a quiet machine busy."""
+    cpu_use = m.get("cpu_use") or {}
+    if "others_cpus" in cpu_use:
+        if cpu_use["others_cpus"] < 0.25:
+            return []
+        why = f"{cpu_use['others_cpus']:.2f} of {m.get('nproc') or '?'} CPUs busy with other work, /proc/stat"
+    else:
+        loads = [m.get("loadavg_at_start") or [0.0], m.get("loadavg_at_end") or [0.0]]
+        if max(load[0] for load in loads) <= 0.5 * (m.get("nproc") or 1):
+            return []
+        why = "load average above half the CPUs"
     return [
-        "The machine was busy with other work during this run (load average above half the CPUs): spreads are wide "
+        f"The machine was busy with other work during this run ({why}): spreads are wide "
         "and absolute times inflated, parallel runs most of all; the interleaved medians and per-round ratios are what "
         "to compare.",
         "",

@@ -33,3 +33,14 @@ def test_our_own_cpu_time_is_not_counted_as_other_work() -> None:
     assert use["busy_s"] >= use["ours_s"] - sampling_error, use
     assert 0.0 <= use["others_cpus"] <= use["cpus"], use
     assert "CPUs busy with other work" in describe(use)
+
+
+def test_the_busy_warning_follows_other_work_not_the_runs_own_load() -> None:
+    from benchmarks.harness.report import busy_note
+
+    own_load = {"nproc": 2, "loadavg_at_start": [1.5, 1.0, 1.0], "loadavg_at_end": [1.2, 1.0, 1.0]}
+    assert busy_note({**own_load, "cpu_use": {"others_cpus": 0.0}}) == []
+    warned = busy_note({**own_load, "cpu_use": {"others_cpus": 0.8}})
+    assert warned and "0.80 of 2 CPUs busy with other work" in warned[0]
+    assert busy_note(own_load) and "load average" in busy_note(own_load)[0]  # no /proc/stat figure: the load
+    assert busy_note({"nproc": 2, "loadavg_at_start": [0.3], "loadavg_at_end": [0.4]}) == []
