@@ -27,7 +27,7 @@ from hostdev.errors import NetlinkError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hostdev import Handle, Link
-    from hostdev.cni.state import StateStore
+    from hostdev.cni.state import StateStore, StoredRecord
     from hostdev.discover import PciFunction
 
 RT_TABLE_MAIN = 254
@@ -128,24 +128,25 @@ def _route_reasons(link: Link, host: Handle, node: NodeSettings) -> list[str]:
 def _sriov_reasons(function: PciFunction, links: list[Link], store: StateStore, sysfs_root: str) -> list[str]:
     """Only for a PF with VFs or a VF: a function that is neither has nothing to check here."""
     on_host = {l.name for l in links}
+    holders = store.by_device()  # one read of the store for every VF, not one per VF
     reasons = []
     if function.sriov_numvfs:
         for slot in function.vfs:
-            why = _in_use(slot.address, on_host, store, sysfs_root)
+            why = _in_use(slot.address, on_host, holders, sysfs_root)
             if why:
                 reasons.append(f"it is an SR-IOV PF and its VF {slot.address} {why}")
     if function.pf_address is not None:
-        why = _in_use(function.pf_address, on_host, store, sysfs_root)
+        why = _in_use(function.pf_address, on_host, holders, sysfs_root)
         if why:
             reasons.append(f"its PF {function.pf_address} {why}")
     return reasons
 
 
-def _in_use(address: str, on_host: set[str], store: StateStore, sysfs_root: str) -> str | None:
+def _in_use(address: str, on_host: set[str], holders: dict[str, list[StoredRecord]], sysfs_root: str) -> str | None:
     """Why the function at ``address`` is in someone's hands, or None."""
-    held = _holders(store, address)
+    held = holders.get(address)
     if held:
-        return f"is attached to container {held}"
+        return f"is attached to container {held[0].key.container_id}"
     other = _pci_function(address, sysfs_root)
     if other is None or other.driver is None:
         return None
@@ -154,13 +155,3 @@ def _in_use(address: str, on_host: set[str], store: StateStore, sysfs_root: str)
     if not other.netdevs or not set(other.netdevs) <= on_host:
         return "has its netdev in another network namespace"
     return None
-
-
-def _holders(store: StateStore, device_id: str) -> str | None:
-    from hostdev.cni.state import InvalidName
-
-    try:
-        found = store.find_by_device(device_id)
-    except InvalidName:
-        return None
-    return found[0].key.container_id if found else None

@@ -486,7 +486,17 @@ class StateStore:
         """Records whose ``device.id`` equals ``device_id``. Corrupt files met on the way are set
         aside and skipped; the caller must check the device itself anyway (see ``scan``)."""
         validate_device_id(device_id)
-        return [found for found in self.scan().records if _device_id_of(found.record) == device_id]
+        return self.by_device().get(device_id, [])
+
+    def by_device(self) -> dict[str, list[StoredRecord]]:
+        """Every readable record by its ``device.id``, from one scan: for a caller with many
+        devices to ask about (a PF's VFs), each ``find_by_device`` would read the whole store."""
+        grouped: dict[str, list[StoredRecord]] = {}
+        for found in self.scan().records:
+            device_id = _device_id_of(found.record)
+            if device_id is not None:
+                grouped.setdefault(device_id, []).append(found)
+        return grouped
 
     def purge_temp_files(self, older_than_s: float) -> int:
         """Remove temp files left by writers killed mid-save, if older than ``older_than_s`` (so
