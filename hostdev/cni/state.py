@@ -472,14 +472,18 @@ class StateStore:
         """
         records: list[StoredRecord] = []
         corrupt: list[CorruptState] = []
-        for key in self.keys(network):
-            try:
-                record = self.load(key)
-            except CorruptState as exc:
-                corrupt.append(exc)
-                continue
-            if record is not None:  # None: deleted since keys() listed it
-                records.append(StoredRecord(key, record))
+        # Each record is read in the network directory opened (and checked) once for all of them:
+        # ``load`` per key would open the root, networks and network directories again per record.
+        for net, net_fd in self._network_dirs(network):
+            found = (AttachmentKey.from_filename(net, name) for name in os.listdir(net_fd))
+            for key in sorted(key for key in found if key is not None):
+                try:
+                    record = self._load_in(net_fd, key, key.filename())
+                except CorruptState as exc:
+                    corrupt.append(exc)
+                    continue
+                if record is not None:  # None: deleted since the directory was listed
+                    records.append(StoredRecord(key, record))
         return Scan(records, corrupt)
 
     def find_by_device(self, device_id: str) -> list[StoredRecord]:

@@ -611,3 +611,26 @@ def test_state_file_is_never_torn_when_the_writer_is_killed(store: StateStore, r
     }
     store.purge_temp_files(older_than_s=-1)
     assert os.listdir(network_dir) == [state_file(root).name]
+
+
+def test_scan_reads_every_record_in_directories_opened_once(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every ADD scans the store for the device's holders, so a node with many attachments pays
+    this per record: one open per record file, the directories once (not once per record)."""
+    keys = [AttachmentKey(net, f"pod{i:02d}", "eth1") for net in ("net-a", "net-b") for i in range(10)]
+    for i, key in enumerate(keys):
+        store.save(key, record(f"0000:{0x10 + i:02x}:00.0"))
+    opened: list[object] = []
+    real_open = os.open
+
+    def counting_open(path: object, *args: object, **kwargs: object) -> int:
+        opened.append(path)
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", counting_open)
+    scan = store.scan()
+    assert [found.key for found in scan.records] == sorted(keys) and scan.corrupt == []
+    record_files = [p for p in opened if isinstance(p, str) and p.endswith(".json")]
+    assert len(record_files) == len(keys)
+    assert len(opened) - len(record_files) <= 2 * 4  # per network: the root, networks and its own directory, at most
