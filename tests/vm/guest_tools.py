@@ -203,10 +203,31 @@ def wait_for_view(ifname: str, expected: dict[str, Any], netns: str | None = Non
         raise AssertionError(f"{exc}\nexpected: {json.dumps(expected, sort_keys=True)}\nactual:   {json.dumps(seen[0], sort_keys=True)}") from None
 
 
-def settled(ifname: str, netns: str | None = None) -> bool:
-    """Link up with carrier and no address still in DAD: a view taken now will not drift."""
-    view = netdev_view(ifname, netns)
-    return view["link"].get("operstate") == "UP" and not any(a.get("tentative") for a in view["addrs"])
+def is_settled(view: dict[str, Any]) -> bool:
+    """Link up with carrier and no address still in DAD: what the NIC will not drift from by itself.
+    Carrier is the LOWER_UP flag, which the driver sets as it happens; operstate follows it through
+    linkwatch up to a second later, so alone it can still say UP while the carrier has gone (CI14:
+    an e1000's link dropped once more after it first came up, and the view taken then lacked
+    LOWER_UP, the routes' linkdown flags were set and IPv6's ff00::/8 route was not there yet)."""
+    link = view["link"]
+    return (
+        link.get("operstate") == "UP"
+        and "LOWER_UP" in link.get("flags", ())
+        and not any(a.get("tentative") for a in view["addrs"])
+    )
+
+
+def settled_view(ifname: str, netns: str | None = None, timeout_s: float = 60.0) -> dict[str, Any]:
+    """The first view of ``ifname`` that is itself settled (checked on the view returned, so no
+    carrier change can fall between the check and the view)."""
+    latest: list[dict[str, Any]] = []
+
+    def settled_now() -> bool:
+        latest[:] = [netdev_view(ifname, netns)]
+        return is_settled(latest[0])
+
+    wait_for(f"{ifname} up with carrier and past DAD", settled_now, timeout_s=timeout_s)
+    return latest[0]
 
 
 def rich_cidrs(octet: int, *, dad: bool = False) -> set[str]:
@@ -242,10 +263,11 @@ def configure_interface_state(ifname: str, octet: int) -> None:
     run("ip", "neigh", "add", "proxy", f"55.{octet}.1.20", "dev", ifname)
 
 
-def configure_rich(ifname: str, octet: int, *, dad: bool = False) -> None:
+def configure_rich(ifname: str, octet: int, *, dad: bool = False) -> dict[str, Any]:
     """Give a NIC everything a netns move strips: IPv4 primary + secondary + /31, IPv6 (with
     ``dad``, one that goes through duplicate address detection after every up: ~2 s each time
-    under TCG), MTU, alias, routes in the main table, another table and IPv6; then up, settled."""
+    under TCG), MTU, alias, routes in the main table, another table and IPv6; then up, settled.
+    Returns the settled view: the NIC's "before" for a test."""
     addresses = [f"55.{octet}.1.56/24 brd +", f"55.{octet}.1.57/24", f"10.{octet}.9.0/31"]
     addresses += [f"fd{octet:02x}::5/64 nodad noprefixroute", f"fd{octet:02x}:1::5/64 nodad"]
     if dad:
@@ -259,7 +281,7 @@ def configure_rich(ifname: str, octet: int, *, dad: bool = False) -> None:
     run("ip", "-6", "route", "add", f"fd{octet:02x}:10::/64", "via", f"fd{octet:02x}:1::1", "dev", ifname)
     # A generous ceiling: an igbvf VF gets carrier only once its PF's link is up, which under TCG
     # on a loaded 2-core machine took over 20 s once (CI3 of the second wave).
-    wait_for(f"{ifname} up with carrier and past DAD", lambda: settled(ifname), timeout_s=60.0)
+    return settled_view(ifname, timeout_s=60.0)
 
 
 def reset_nic(bdf: str, ifname: str) -> None:

@@ -46,8 +46,7 @@ def test_del_with_the_nic_held_in_the_pod_leaves_an_interface_at_its_ifindex_alo
     plugin: Path, e1000: tuple[str, str], tmp_path: Path, impostor: str
 ) -> None:
     bdf, ifname = e1000
-    configure_rich(ifname, octet=6)
-    before = netdev_view(ifname)
+    before = configure_rich(ifname, octet=6)
     state = tmp_path / "state"
     conf = nad_conf(bdf, state, returnTimeoutSeconds=1)
     holder: subprocess.Popen[bytes] | None = None

@@ -39,8 +39,7 @@ NAME_CLASH_EXTACK = "An interface with the same name exists in the target netns"
 def library_round_trip(bdf: str, ifname: str, octet: int, *, dad: bool = False) -> None:
     """Snapshot, move into a pod, apply there, move back, apply on the host: the pod sees exactly
     what the host had, and the host ends exactly as it began."""
-    configure_rich(ifname, octet, dad=dad)
-    before = netdev_view(ifname)
+    before = configure_rich(ifname, octet, dad=dad)
     parent = netlink_parent(bdf)
     with network_namespace() as pod, NetNS.from_name(pod) as pod_ns, NetNS.current() as host_ns:
         with Handle() as host, Handle(pod_ns) as inside:

@@ -33,6 +33,7 @@ from tests.vm.guest_tools import (
     rich_cidrs,
     run,
     run_plugin,
+    settled_view,
     state_records,
     wait_for,
     wait_for_view,
@@ -61,8 +62,7 @@ def test_add_moves_the_nic_with_its_addresses_and_del_restores_everything(
     plugin: Path, nic: tuple[str, str], tmp_path: Path
 ) -> None:
     bdf, ifname = nic
-    configure_rich(ifname, octet=1, dad=True)
-    before = netdev_view(ifname)
+    before = configure_rich(ifname, octet=1, dad=True)
     conf = nad_conf(bdf, tmp_path / "state")
     with network_namespace() as pod:
         added = ok(run_plugin(plugin, "ADD", conf, netns=netns_path(pod)))
@@ -100,8 +100,7 @@ def test_host_local_ipam_on_a_real_nic_also_when_the_pod_netns_dies_first(plugin
     host's; DEL releases the allocation and gives the host its own. Then again with the pod's
     netns deleted first: the kernel returns the NIC bare, DEL still releases and restores."""
     bdf, ifname = e1000
-    configure_rich(ifname, octet=3)
-    before = netdev_view(ifname)
+    before = configure_rich(ifname, octet=3)
     ipam = {"type": "host-local", "ranges": [[{"subnet": "10.7.0.0/24", "gateway": "10.7.0.1"}]], "routes": [{"dst": "10.80.0.0/16"}], "dataDir": str(tmp_path / "ipam")}
     conf = nad_conf(bdf, tmp_path / "state", ipam=ipam, returnTimeoutSeconds=20)
     with network_namespace() as pod:
@@ -130,8 +129,7 @@ def test_pod_netns_deleted_before_del_returns_the_nic_and_del_restores_it(
     plugin: Path, e1000: tuple[str, str], tmp_path: Path
 ) -> None:
     bdf, ifname = e1000
-    configure_rich(ifname, octet=2)
-    before = netdev_view(ifname)
+    before = configure_rich(ifname, octet=2)
     conf = nad_conf(bdf, tmp_path / "state", returnTimeoutSeconds=20)
     with network_namespace() as pod:
         ok(run_plugin(plugin, "ADD", conf, netns=netns_path(pod)))
@@ -153,8 +151,7 @@ def test_renamed_nic_returns_under_its_pod_name_or_devN_and_del_restores_it(
     plugin: Path, e1000: tuple[str, str], tmp_path: Path, host_name: str
 ) -> None:
     bdf, ifname = e1000
-    configure_rich(ifname, octet=3)
-    before = netdev_view(ifname)
+    before = configure_rich(ifname, octet=3)
     conf = nad_conf(bdf, tmp_path / "state", renameToIfname=True, returnTimeoutSeconds=20)
     try:
         with network_namespace() as pod:
@@ -180,8 +177,7 @@ def test_renamed_nic_returns_under_its_pod_name_or_devN_and_del_restores_it(
 @pytest.mark.vm(timeout_s=90)
 def test_gc_after_the_pod_died_restores_the_nic(plugin: Path, virtio: tuple[str, str], tmp_path: Path) -> None:
     bdf, ifname = virtio
-    configure_rich(ifname, octet=4)
-    before = netdev_view(ifname)
+    before = configure_rich(ifname, octet=4)
     state = tmp_path / "state"
     with network_namespace() as pod:
         ok(run_plugin(plugin, "ADD", nad_conf(bdf, state), netns=netns_path(pod)))
@@ -204,7 +200,7 @@ def test_sysctls_and_neighbours_of_a_real_nic_come_back_after_its_pod_died(
     bdf, ifname = e1000
     configure_rich(ifname, octet=6)
     configure_interface_state(ifname, octet=6)
-    before, state = netdev_view(ifname), interface_state(ifname)
+    before, state = settled_view(ifname), interface_state(ifname)
     conf = nad_conf(bdf, tmp_path / "state", returnTimeoutSeconds=20)
     with network_namespace() as pod:
         ok(run_plugin(plugin, "ADD", conf, netns=netns_path(pod)))

@@ -77,8 +77,7 @@ def test_add_failing_after_the_rdma_move_gives_back_the_nic_and_the_rdma_device(
     plugin: Path, e1000: tuple[str, str], tmp_path: Path
 ) -> None:
     bdf, ifname = e1000
-    configure_rich(ifname, octet=11)
-    before = netdev_view(ifname)
+    before = configure_rich(ifname, octet=11)
     state = armed(tmp_path / "state")
     conf = nad_conf(bdf, state)
     with fake_rdma(ifname) as (device,), network_namespace() as pod:
@@ -99,8 +98,7 @@ def test_killed_add_or_del_with_the_rdma_device_moved_is_finished_by_the_next_de
     plugin: Path, e1000: tuple[str, str], tmp_path: Path
 ) -> None:
     bdf, ifname = e1000
-    configure_rich(ifname, octet=12)
-    before = netdev_view(ifname)
+    before = configure_rich(ifname, octet=12)
     state = armed(tmp_path / "state")
     conf = nad_conf(bdf, state)
     with fake_rdma(ifname) as (device,), network_namespace() as pod:
@@ -127,8 +125,7 @@ def test_check_fails_when_the_rdma_device_left_the_pod_and_del_still_restores_al
     plugin: Path, e1000: tuple[str, str], tmp_path: Path
 ) -> None:
     bdf, ifname = e1000
-    configure_rich(ifname, octet=13)
-    before = netdev_view(ifname)
+    before = configure_rich(ifname, octet=13)
     state = tmp_path / "state"
     conf = nad_conf(bdf, state, cniVersion="1.0.0")
     with fake_rdma(ifname) as (device,), network_namespace() as pod:
@@ -150,8 +147,7 @@ def test_rdma_required_on_a_nic_without_an_rdma_device_is_110_and_changes_nothin
     plugin: Path, e1000: tuple[str, str], tmp_path: Path
 ) -> None:
     bdf, ifname = e1000
-    configure_rich(ifname, octet=14)
-    before = netdev_view(ifname)
+    before = configure_rich(ifname, octet=14)
     state = tmp_path / "state"
     with network_namespace() as pod:
         assert not (PCI_DEVICES / bdf / "infiniband").exists()  # ib_core is there, no device on this NIC
@@ -170,8 +166,7 @@ def test_del_without_a_usable_record_finds_the_nic_in_the_pod_by_its_pci_parent(
     plugin: Path, nic: tuple[str, str], tmp_path: Path
 ) -> None:
     bdf, ifname = nic
-    configure_rich(ifname, octet=15)
-    before = netdev_view(ifname)
+    before = configure_rich(ifname, octet=15)
     state = tmp_path / "state"
     conf = nad_conf(bdf, state)
     with network_namespace() as pod:

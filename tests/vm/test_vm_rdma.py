@@ -73,8 +73,7 @@ def set_mode_once_no_other_netns_is_left(handle: RdmaHandle, mode: str) -> None:
 @pytest.mark.vm(kernel=BOTH_KERNELS, timeout_s=90)
 def test_shared_mode_leaves_the_rdma_device_in_place(plugin: Path, e1000: tuple[str, str], tmp_path: Path) -> None:
     bdf, ifname = e1000
-    configure_rich(ifname, octet=5)
-    before = netdev_view(ifname)
+    before = configure_rich(ifname, octet=5)
     state = tmp_path / "state"
     conf = nad_conf(bdf, state)
     with fake_rdma(ifname) as (device,), network_namespace() as pod:
@@ -129,8 +128,7 @@ def test_exclusive_mode_moves_the_rdma_device_with_the_nic_and_del_brings_both_b
     plugin: Path, e1000: tuple[str, str], tmp_path: Path
 ) -> None:
     bdf, ifname = e1000
-    configure_rich(ifname, octet=6)
-    before = netdev_view(ifname)
+    before = configure_rich(ifname, octet=6)
     state = tmp_path / "state"
     conf = nad_conf(bdf, state)
     with fake_rdma(ifname) as (device,), network_namespace() as pod:
@@ -156,8 +154,7 @@ def test_exclusive_mode_pod_death_returns_nic_and_rdma_device_and_del_restores_t
     plugin: Path, e1000: tuple[str, str], tmp_path: Path
 ) -> None:
     bdf, ifname = e1000
-    configure_rich(ifname, octet=7)
-    before = netdev_view(ifname)
+    before = configure_rich(ifname, octet=7)
     state = tmp_path / "state"
     conf = nad_conf(bdf, state, returnTimeoutSeconds=20)
     with fake_rdma(ifname) as (device,), network_namespace() as pod:
@@ -182,8 +179,7 @@ def test_soft_roce_device_refuses_add_cleanly_and_rdma_skip_proceeds_without_it(
     plugin: Path, e1000: tuple[str, str], tmp_path: Path
 ) -> None:
     bdf, ifname = e1000
-    configure_rich(ifname, octet=8)
-    before = netdev_view(ifname)
+    before = configure_rich(ifname, octet=8)
     state = tmp_path / "state"
     with soft_roce(ifname) as rxe, network_namespace() as pod:
         rdma_links = rdma_output("link")

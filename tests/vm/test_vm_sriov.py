@@ -26,11 +26,10 @@ from tests.vm.guest_tools import (
     reset_nic,
     run,
     run_plugin,
-    settled,
+    settled_view,
     sriov_pf,
     state_records,
     virtual_functions as enabled_vfs,
-    wait_for,
     wait_for_view,
 )
 from tests.vm.test_vm_library import library_round_trip
@@ -84,8 +83,7 @@ def test_vf_netdev_moves_into_a_pod_and_back_with_its_addresses(plugin: Path, pf
     run("ip", "link", "set", "dev", pf_if, "up")  # a VF has carrier only while its PF is up
     with enabled_vfs(pf_bdf, 2) as vfs:
         vf_bdf, vf_if = vfs[1]
-        configure_rich(vf_if, octet=10)
-        before = netdev_view(vf_if)
+        before = configure_rich(vf_if, octet=10)
         state = tmp_path / "state"
         conf = nad_conf(vf_bdf, state)
         with network_namespace() as pod:
@@ -122,8 +120,7 @@ def test_a_pf_with_a_vf_in_a_pod_is_refused_and_so_is_a_vf_of_a_pf_in_a_pod(
         # The PF's carrier comes some time after `ip link set up` and after its VFs are enabled
         # (the driver resets the link): a view taken before that drifts by itself (CI8: NO-CARRIER
         # before, LOWER_UP after a refused ADD that changed nothing).
-        wait_for(f"{pf_if} up with carrier", lambda: settled(pf_if), timeout_s=60.0)
-        pf_before = netdev_view(pf_if)
+        pf_before = settled_view(pf_if, timeout_s=60.0)
         refused = run_plugin(plugin, "ADD", nad_conf(pf_bdf, state), netns=netns_path(pf_pod), container_id="pf-tenant")
         assert refused.error_code() == 105 and vf_bdf in refused.stdout, refused.stdout + refused.stderr
         assert netdev_view(pf_if) == pf_before and not netdev_exists(pf_if, pf_pod)
