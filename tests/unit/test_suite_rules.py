@@ -193,9 +193,9 @@ def test_every_test_and_bench_dependency_is_pinned_and_installed_as_pinned() -> 
     assert {"pytest", "hypothesis", "mypy"} <= needed
 
 
-# Self-contained: what the suite reads is in the clone. A path built from the clone's parent, or
-# naming the machine's shared references, would pass here and fail for anyone who clones it.
-OUTSIDE_THE_CLONE = ("../shared", "/work/shared", "HOSTDEV_SHARED", 'parent / "shared"', "REPO.parent", "parents[3]", "parents[4]")
+# Self-contained: what the suite reads is in the clone. A path built from the clone's parent would
+# pass where the clone has neighbours and fail for anyone who clones it alone.
+OUTSIDE_THE_CLONE = ("REPO.parent", "parents[3]", "parents[4]")
 
 
 def test_nothing_in_the_suite_or_the_benchmarks_reads_outside_the_clone() -> None:
@@ -211,39 +211,64 @@ def test_nothing_in_the_suite_or_the_benchmarks_reads_outside_the_clone() -> Non
     assert found == []
 
 
-def test_a_path_in_the_references_beside_the_clone_is_recognised_however_it_is_spelled(monkeypatch: pytest.MonkeyPatch) -> None:
-    references = REPO.parent / "shared"
-    monkeypatch.chdir(REPO / "tests")
-    for spelled in (references / "design.md", str(references), os.fsencode(references / "golden"), "../../shared/seed", f"{REPO}/../shared/x"):
-        assert confinement.in_the_references("open", (spelled, "r", 0)) is not None, spelled
-        assert confinement.in_the_references("os.listdir", (spelled,)) is not None, spelled
-    for elsewhere in (REPO / "tests" / "data" / "golden", "/tmp/shared", f"{REPO.parent}/shared-not", "data/shared", 3):
-        assert confinement.in_the_references("open", (elsewhere, "r", 0)) is None, elsewhere
-    assert confinement.in_the_references("os.chmod", (str(references), 0o600)) is None  # not a read
+def stand_in_clone(tmp_path: Path) -> Path:
+    """A clone with neighbours, as on a developer's machine, in a temp directory of the test's own."""
+    machine = tmp_path / "machine"
+    clone = machine / "project"
+    (clone / "tests").mkdir(parents=True)
+    (machine / "references" / "golden").mkdir(parents=True)
+    (machine / "notes.md").write_text("a neighbour")
+    (machine / ".tool-cache").mkdir()
+    (machine / "interpreter" / "bin").mkdir(parents=True)
+    return clone
 
 
-def test_a_test_that_reads_the_references_fails_even_where_they_do_not_exist(tmp_path: Path) -> None:
-    # The reading test runs in its own pytest with this suite's plugin; ../shared need not exist
-    # (a clone elsewhere): what fails it is the attempt.
-    (tmp_path / "test_reads.py").write_text(textwrap.dedent(f"""
-        def test_reads_a_golden_capture():
+def test_the_neighbours_of_the_clone_are_watched_but_not_the_clone_tool_state_or_the_interpreter(tmp_path: Path) -> None:
+    clone = stand_in_clone(tmp_path)
+    machine = clone.parent
+    watched = confinement.watched_beside(clone, keep=[str(machine / "interpreter" / "bin")])
+    assert watched == (str(machine / "notes.md"), str(machine / "references"))
+    # A clone right in a kept directory (the temp directory) has no neighbours of its own.
+    assert confinement.watched_beside(clone, keep=[str(machine)]) == ()
+
+
+def test_a_path_beside_the_clone_is_recognised_however_it_is_spelled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clone = stand_in_clone(tmp_path)
+    references = clone.parent / "references"
+    watched = confinement.watched_beside(clone, keep=[])
+    monkeypatch.chdir(clone / "tests")
+    for spelled in (references / "design.md", str(references), os.fsencode(references / "golden"), "../../references/seed", f"{clone}/../notes.md"):
+        assert confinement.beside_the_clone("open", (spelled, "r", 0), watched) is not None, spelled
+        assert confinement.beside_the_clone("os.listdir", (spelled,), watched) is not None, spelled
+    for elsewhere in (clone / "tests" / "data", "/tmp/references", f"{clone.parent}/references-not", "data/references", 3):
+        assert confinement.beside_the_clone("open", (elsewhere, "r", 0), watched) is None, elsewhere
+    assert confinement.beside_the_clone("os.chmod", (str(references), 0o600), watched) is None  # not a read
+
+
+def test_a_test_that_reads_beside_the_clone_fails(tmp_path: Path) -> None:
+    # The reading test runs in its own pytest with this suite's plugin, confined to a stand-in clone
+    # (HOSTDEV_CONFINED_CLONE): what fails it is the attempt, whether or not the file exists.
+    clone = stand_in_clone(tmp_path)
+    (clone / "tests" / "test_reads.py").write_text(textwrap.dedent(f"""
+        def test_reads_a_neighbours_file():
             try:
-                open({str(REPO.parent / "shared" / "golden" / "no-such-capture")!r}).close()
+                open({str(clone.parent / "references" / "golden" / "no-such-capture")!r}).close()
             except OSError:
                 pass
 
         def test_reads_its_own_data():
             open({str(REPO / "pyproject.toml")!r}).close()
     """))
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tests.suite.confinement", "-q", str(tmp_path / "test_reads.py")],
-        cwd=REPO, capture_output=True, text=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "CI"},
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tests.suite.confinement", "-q", str(clone / "tests" / "test_reads.py")],
+        cwd=REPO, capture_output=True, text=True, timeout=120, env={**env, "HOSTDEV_CONFINED_CLONE": str(clone)},
     )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     # Both calls pass; the reading one errors at teardown, naming what it read.
     assert "2 passed, 1 error" in done.stdout, done.stdout
-    assert "ERROR at teardown of test_reads_a_golden_capture" in done.stdout and "test_reads_its_own_data" not in done.stdout, done.stdout
-    assert "read outside the clone" in done.stdout and "no-such-capture" in done.stdout, done.stdout
+    assert "ERROR at teardown of test_reads_a_neighbours_file" in done.stdout and "test_reads_its_own_data" not in done.stdout, done.stdout
+    assert "read beside the clone" in done.stdout and "no-such-capture" in done.stdout, done.stdout
 
 
 def test_bootstrap_installs_the_venv_module_and_hides_no_failed_install() -> None:
