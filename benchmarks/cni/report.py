@@ -12,6 +12,7 @@ from benchmarks.harness.report import console as console_text
 from benchmarks.harness.report import header, headline_section, mib, ms, ratio_cell, reproduce, spread
 from benchmarks.cni.scenario import BARE_PYTHON, BUNDLE, GO, HOSTDEV, cycle_name
 from benchmarks.harness.machine import machine_line
+from benchmarks.harness.stats import summarize
 from benchmarks.harness.tables import fmt_ratio, markdown_table, text_table
 
 # Phases grouped into what the lead can act on.
@@ -142,10 +143,7 @@ def module_machinery_us(data: dict[str, Any]) -> tuple[str, float] | None:
     empty = data.get("statementless_modules") or {}
     if not empty:
         return None
-    times = sorted(empty.values())
-    middle = len(times) // 2
-    median = times[middle] if len(times) % 2 else (times[middle - 1] + times[middle]) / 2
-    return ", ".join(f"`{m}`" for m in sorted(empty)), median
+    return ", ".join(f"`{m}`" for m in sorted(empty)), summarize(list(empty.values())).median
 
 
 def _import_rows(command: str, data: dict[str, Any]) -> list[list[str]]:
